@@ -1,0 +1,124 @@
+#include "providers/binding/binding_provider.h"
+
+#include "providers/host/sysfs_paths.h"
+#include "providers/pci/discovery.h"
+
+namespace ptrec::binding {
+namespace {
+
+std::string OrNone(const std::string& driver) { return driver.empty() ? "(none)" : driver; }
+
+Error Context(Error e, const std::string& what) {
+  e.message = what + ": " + e.message;
+  return e;
+}
+
+}  // namespace
+
+Result<Bdf> ResolveVf(const HostFs& fs, Bdf pf, int index) {
+  auto link = fs.ReadLink(paths::PciVirtfn(pf, index));
+  if (!link)
+    return Fail(Code::kNotFound, "VF " + std::to_string(index) + " of " + pf.str() + " does not exist (no virtfn" +
+                                     std::to_string(index) + " link)", paths::PciVirtfn(pf, index));
+  auto bdf = Bdf::Parse(paths::Basename(*link));
+  if (!bdf) return Fail(Code::kInvalid, "virtfn link of " + pf.str() + " names no BDF: " + *link);
+  return *bdf;
+}
+
+Result<std::vector<Action>> BindingProvider::Apply(const Action& action) {
+  return action.kind == ActionKind::kBind ? Bind(action) : Release(action);
+}
+
+Result<void> BindingProvider::Move(Bdf bdf, const std::string& from_driver, const std::string& driver,
+                                   const std::string& override_value, bool explicit_bind) {
+  auto write = [&](const std::string& path, const std::string& data) { return fs_.WriteAttribute(path, data); };
+  // An empty override is cleared with a lone newline (drivers/base/driver.c driver_set_override).
+  if (auto w = write(paths::PciDeviceAttr(bdf, "driver_override"), override_value.empty() ? "\n" : override_value); !w)
+    return std::unexpected(Context(w.error(), "set driver_override of " + bdf.str()));
+  if (!from_driver.empty() && from_driver != driver) {
+    if (auto w = write(paths::PciDeviceAttr(bdf, "driver/unbind"), bdf.str()); !w)
+      return std::unexpected(Context(w.error(), "unbind " + bdf.str() + " from " + from_driver));
+  }
+  if (!driver.empty() && from_driver != driver) {
+    Result<void> w;
+    if (explicit_bind) w = write(paths::PciDriverAttr(driver, "bind"), bdf.str());
+    if (!explicit_bind || !w) w = write(paths::PciDriversProbe(), bdf.str());
+    if (!w) return std::unexpected(Context(w.error(), "probe " + bdf.str() + " for " + driver));
+  }
+  auto now = pci::ReadDriver(fs_, bdf);
+  if (!now) return std::unexpected(now.error());
+  if (*now != driver)
+    return Fail(Code::kVerifyFailed,
+                bdf.str() + " did not bind to " + OrNone(driver) + ": its driver is " + OrNone(*now) +
+                    " after the writes (the kernel log, dmesg, says why the probe failed)",
+                paths::PciDeviceAttr(bdf, "driver"));
+  return {};
+}
+
+Result<std::vector<Action>> BindingProvider::Bind(const Action& action) {
+  Bdf bdf = action.device;
+  if (action.vf) {
+    auto vf = ResolveVf(fs_, action.vf->pf, action.vf->index);
+    if (!vf) return std::unexpected(vf.error());
+    bdf = *vf;
+  }
+  auto driver = pci::ReadDriver(fs_, bdf);
+  if (!driver) return std::unexpected(driver.error());
+  auto override_value = pci::ReadDriverOverride(fs_, bdf);
+  if (!override_value) return std::unexpected(override_value.error());
+  if (*driver == action.driver && *override_value == action.driver) return std::vector<Action>{};
+  // Interface names vanish with the host driver; keep them for `interface:` selectors.
+  std::vector<std::string> interfaces = fs_.ListDir(paths::PciDeviceAttr(bdf, "net")).value_or(std::vector<std::string>{});
+
+  if (auto moved = Move(bdf, *driver, action.driver, action.driver, false); !moved) {
+    // Put back what this action changed before reporting the failure.
+    auto now = pci::ReadDriver(fs_, bdf);
+    (void)Move(bdf, now.value_or(""), *driver, *override_value, true);
+    return std::unexpected(moved.error());
+  }
+  if (auto rec = ledger_.RecordBinding(bdf, action.driver, *driver, *override_value, interfaces); !rec)
+    return std::unexpected(rec.error());
+
+  Action undo;
+  undo.kind = ActionKind::kRelease;
+  undo.phase = Phase::kRelease;
+  undo.device = bdf;
+  undo.driver = *driver;
+  undo.driver_override = *override_value;
+  undo.before = action.driver;
+  undo.after = OrNone(*driver);
+  undo.reason = "rollback of bind " + bdf.str();
+  return std::vector<Action>{undo};
+}
+
+Result<std::vector<Action>> BindingProvider::Release(const Action& action) {
+  Bdf bdf = action.device;
+  auto driver = pci::ReadDriver(fs_, bdf);
+  if (!driver) {
+    if (driver.error().code != Code::kNotFound) return std::unexpected(driver.error());
+    if (auto f = ledger_.ForgetBinding(bdf); !f) return std::unexpected(f.error());
+    return std::vector<Action>{};  // the device is gone (e.g. its VF was removed): nothing to give back
+  }
+  auto override_value = pci::ReadDriverOverride(fs_, bdf);
+  if (!override_value) return std::unexpected(override_value.error());
+  if (*driver != action.driver || *override_value != action.driver_override) {
+    if (auto moved = Move(bdf, *driver, action.driver, action.driver_override, true); !moved) {
+      auto now = pci::ReadDriver(fs_, bdf);
+      (void)Move(bdf, now.value_or(""), *driver, *override_value, true);
+      return std::unexpected(moved.error());
+    }
+  }
+  if (auto f = ledger_.ForgetBinding(bdf); !f) return std::unexpected(f.error());
+  if (driver->empty()) return std::vector<Action>{};
+  Action undo;
+  undo.kind = ActionKind::kBind;
+  undo.phase = Phase::kBind;
+  undo.device = bdf;
+  undo.driver = *driver;
+  undo.before = OrNone(action.driver);
+  undo.after = *driver;
+  undo.reason = "rollback of release " + bdf.str();
+  return std::vector<Action>{undo};
+}
+
+}  // namespace ptrec::binding

@@ -1,0 +1,287 @@
+#include "providers/pci/discovery.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "providers/host/sysfs_paths.h"
+#include "providers/pci/usage.h"
+#include "providers/state/ledger_store.h"
+
+namespace ptrec::pci {
+namespace {
+
+std::optional<int> ParseDecAttr(std::string_view text) {
+  text = TrimRight(text);
+  int value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 10);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// Reads a small attribute; nullopt when absent or unreadable.
+std::optional<std::string> ReadAttr(const HostFs& fs, Bdf bdf, std::string_view attr) {
+  auto text = fs.ReadFile(paths::PciDeviceAttr(bdf, attr));
+  if (!text) return std::nullopt;
+  return std::string(TrimRight(*text));
+}
+
+uint16_t ReadHex16(const HostFs& fs, Bdf bdf, std::string_view attr) {
+  auto text = ReadAttr(fs, bdf, attr);
+  auto value = text ? ParseHexAttr(*text) : std::nullopt;
+  return static_cast<uint16_t>(value.value_or(0));
+}
+
+// "../../../devices/pci0000:00/0000:00:01.0/0000:03:00.0" -> "sys/devices/pci0000:00/...".
+std::string CanonicalDeviceDir(std::string_view link) {
+  while (link.starts_with("../")) link.remove_prefix(3);
+  return "sys/" + std::string(link);
+}
+
+std::optional<Bdf> ParentFromDir(std::string_view dir) {
+  size_t last = dir.rfind('/');
+  if (last == std::string_view::npos) return std::nullopt;
+  std::string_view up = dir.substr(0, last);
+  return Bdf::Parse(paths::Basename(up));
+}
+
+// Module names use '_' where driver names often use '-' (vfio-pci is module vfio_pci).
+std::string ModuleName(std::string_view name) {
+  std::string out(name);
+  std::replace(out.begin(), out.end(), '-', '_');
+  return out;
+}
+
+// Adds the module names (basename without .ko*) listed in modules.dep / modules.builtin
+// to \a out when they are in \a wanted.
+void CollectModules(std::string_view text, const std::set<std::string>& wanted,
+                    std::set<std::string>& out) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    std::string_view line = text.substr(pos, eol - pos);
+    pos = eol + 1;
+    line = line.substr(0, line.find(':'));  // modules.dep: "kernel/.../vfio-pci.ko.xz: deps"
+    std::string_view base = paths::Basename(line);
+    base = base.substr(0, base.find(".ko"));
+    std::string name = ModuleName(base);
+    if (wanted.count(name)) out.insert(name);
+  }
+}
+
+void ObserveModules(const HostFs& fs, const DiscoverOptions& options, HostState& host) {
+  if (auto names = fs.ListDir(paths::PciDrivers())) host.loaded_drivers.insert(names->begin(), names->end());
+  if (auto names = fs.ListDir(paths::Modules())) host.loaded_modules.insert(names->begin(), names->end());
+  std::set<std::string> missing;
+  for (const auto& m : options.modules_of_interest)
+    if (!host.loaded_modules.count(m)) missing.insert(m);
+  if (missing.empty() || host.kernel_release.empty()) return;
+  for (const char* file : {"modules.dep", "modules.builtin"}) {
+    if (auto text = fs.ReadFile(paths::LibModulesFile(host.kernel_release, file)))
+      CollectModules(*text, missing, host.available_modules);
+  }
+}
+
+void ObserveIommu(const HostFs& fs, HostState& host) {
+  if (auto units = fs.ListDir(paths::ClassIommu())) host.iommu_units = *units;
+  auto groups = fs.ListDir(paths::IommuGroups());
+  if (!groups) return;
+  for (const auto& name : *groups) {
+    auto id = ParseDecAttr(name);
+    if (!id) continue;
+    auto members = fs.ListDir(paths::IommuGroupDevices(*id));
+    auto& list = host.iommu_groups[*id];
+    if (!members) continue;
+    for (const auto& m : *members)
+      if (auto bdf = Bdf::Parse(m)) list.push_back(*bdf);
+    std::sort(list.begin(), list.end());
+  }
+  host.iommu_active = !host.iommu_groups.empty() || !host.iommu_units.empty();
+}
+
+// Gives VFs their index and links devices to their IOMMU group, network interfaces and disks.
+void LinkDevices(const HostFs& fs, HostState& host) {
+  std::unordered_map<Bdf, PciDevice*> by_bdf;
+  for (auto& d : host.devices) by_bdf[d.bdf] = &d;
+  for (const auto& [group, members] : host.iommu_groups)
+    for (Bdf b : members)
+      if (auto it = by_bdf.find(b); it != by_bdf.end()) it->second->iommu_group = group;
+  for (const auto& pf : host.devices) {
+    for (size_t n = 0; n < pf.vfs.size(); ++n)
+      if (auto it = by_bdf.find(pf.vfs[n]); it != by_bdf.end()) it->second->vf_index = static_cast<int>(n);
+  }
+  if (auto disks = fs.ListDir(paths::Block())) {
+    for (const auto& disk : *disks) {
+      auto link = fs.ReadLink(paths::BlockDev(disk));
+      if (!link) continue;
+      if (auto bdf = DeepestBdfInPath(*link))
+        if (auto it = by_bdf.find(*bdf); it != by_bdf.end()) it->second->block_devices.push_back(disk);
+    }
+  }
+}
+
+}  // namespace
+
+std::optional<uint32_t> ParseHexAttr(std::string_view text) {
+  text = TrimRight(text);
+  if (text.starts_with("0x") || text.starts_with("0X")) text.remove_prefix(2);
+  if (text.empty()) return std::nullopt;
+  uint32_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+std::optional<Bdf> DeepestBdfInPath(std::string_view path) {
+  std::optional<Bdf> found;
+  size_t pos = 0;
+  while (pos <= path.size()) {
+    size_t slash = path.find('/', pos);
+    if (slash == std::string_view::npos) slash = path.size();
+    if (auto bdf = Bdf::Parse(path.substr(pos, slash - pos))) found = bdf;
+    pos = slash + 1;
+  }
+  return found;
+}
+
+ConfigCaps ParseConfigCaps(std::string_view config) {
+  ConfigCaps caps;
+  auto byte = [&](size_t off) { return static_cast<uint8_t>(config[off]); };
+  if (config.size() < 0x40) return caps;
+  caps.header_type = byte(0x0e) & 0x7f;
+  uint16_t status = static_cast<uint16_t>(byte(0x06) | (byte(0x07) << 8));
+  caps.parsed = true;
+  if (!(status & 0x10)) return caps;  // no capability list
+  size_t ptr = byte(caps.header_type == 2 ? 0x14 : 0x34) & 0xfc;
+  for (int hops = 0; ptr >= 0x40 && hops < 48; ++hops) {
+    if (ptr + 1 >= config.size()) {
+      caps.parsed = false;  // the list continues past what we may read (unprivileged read)
+      break;
+    }
+    switch (byte(ptr)) {
+      case 0x05: caps.msi = true; break;
+      case 0x10: caps.pcie = true; break;
+      case 0x11: caps.msix = true; break;
+    }
+    ptr = byte(ptr + 1) & 0xfc;
+  }
+  return caps;
+}
+
+Result<std::string> ReadDriver(const HostFs& fs, Bdf bdf) {
+  auto link = fs.ReadLink(paths::PciDeviceAttr(bdf, "driver"));
+  if (link) return std::string(paths::Basename(*link));
+  if (link.error().code != Code::kNotFound) return std::unexpected(link.error());
+  if (!fs.Exists(paths::PciDevice(bdf)))
+    return Fail(Code::kNotFound, "device " + bdf.str() + " does not exist", paths::PciDevice(bdf));
+  return std::string();  // no driver link: unbound, a real state
+}
+
+Result<std::string> ReadDriverOverride(const HostFs& fs, Bdf bdf) {
+  auto text = fs.ReadFile(paths::PciDeviceAttr(bdf, "driver_override"));
+  if (!text) return std::unexpected(text.error());
+  std::string_view value = TrimRight(*text);
+  return value == "(null)" ? std::string() : std::string(value);
+}
+
+Result<PciDevice> ReadDevice(const HostFs& fs, Bdf bdf) {
+  PciDevice d;
+  d.bdf = bdf;
+  auto link = fs.ReadLink(paths::PciDevice(bdf));
+  if (!link) return std::unexpected(link.error());
+  d.sysfs_dir = CanonicalDeviceDir(*link);
+  d.parent = ParentFromDir(d.sysfs_dir);
+  auto names = fs.ListDir(paths::PciDevice(bdf));
+  if (!names) return std::unexpected(names.error());
+  auto has = [&](std::string_view n) { return std::binary_search(names->begin(), names->end(), n); };
+
+  d.id = {ReadHex16(fs, bdf, "vendor"), ReadHex16(fs, bdf, "device")};
+  d.subsystem = {ReadHex16(fs, bdf, "subsystem_vendor"), ReadHex16(fs, bdf, "subsystem_device")};
+  if (auto cls = ReadAttr(fs, bdf, "class")) d.class_code = ParseHexAttr(*cls).value_or(0);
+  if (has("driver")) {
+    auto driver = ReadDriver(fs, bdf);
+    if (driver) d.driver = *driver;
+  }
+  if (has("driver_override")) {
+    if (auto ov = ReadDriverOverride(fs, bdf)) d.driver_override = *ov;
+  }
+  if (auto numa = ReadAttr(fs, bdf, "numa_node")) d.numa_node = ParseDecAttr(*numa).value_or(-1);
+  if (has("config")) {
+    if (auto config = fs.ReadFile(paths::PciDeviceAttr(bdf, "config"))) {
+      ConfigCaps caps = ParseConfigCaps(*config);
+      d.header_type = caps.header_type;
+      d.msi = caps.msi;
+      d.msix = caps.msix;
+      d.config_read = caps.parsed;
+    }
+  }
+  if (has("sriov_totalvfs")) {
+    SriovFacts s;
+    auto dec = [&](std::string_view attr, int fallback) {
+      auto t = ReadAttr(fs, bdf, attr);
+      return t ? ParseDecAttr(*t).value_or(fallback) : fallback;
+    };
+    s.total_vfs = dec("sriov_totalvfs", 0);
+    s.num_vfs = dec("sriov_numvfs", 0);
+    s.drivers_autoprobe = dec("sriov_drivers_autoprobe", 1) != 0;
+    s.offset = dec("sriov_offset", -1);
+    s.stride = dec("sriov_stride", -1);
+    if (auto vf = ReadAttr(fs, bdf, "sriov_vf_device"))
+      s.vf_device = static_cast<uint16_t>(ParseHexAttr(*vf).value_or(0));
+    d.sriov = s;
+  }
+  if (has("physfn")) {
+    if (auto pf = fs.ReadLink(paths::PciDeviceAttr(bdf, "physfn")))
+      d.physfn = Bdf::Parse(paths::Basename(*pf));
+  }
+  if (d.sriov) {
+    // virtfn<n> links name the PF's VFs; n is the VF index (drivers/pci/iov.c pci_iov_sysfs_link).
+    for (const auto& name : *names) {
+      if (!name.starts_with("virtfn")) continue;
+      auto n = ParseDecAttr(std::string_view(name).substr(6));
+      auto vf = fs.ReadLink(paths::PciDeviceAttr(bdf, name));
+      if (!n || !vf) continue;
+      auto vf_bdf = Bdf::Parse(paths::Basename(*vf));
+      if (!vf_bdf) continue;
+      if (d.vfs.size() <= static_cast<size_t>(*n)) d.vfs.resize(*n + 1);
+      d.vfs[*n] = *vf_bdf;
+    }
+  }
+  return d;
+}
+
+Result<HostState> DiscoverHost(const HostFs& fs, const DiscoverOptions& options) {
+  HostState host;
+  host.root = fs.root();
+  auto names = fs.ListDir(paths::PciDevices());
+  if (!names) {
+    return Fail(Code::kNotFound,
+                "no PCI devices under " + fs.root() + " (" + paths::PciDevices() +
+                    " is missing): is this a host root? Use --root with a snapshot or '/'",
+                paths::PciDevices());
+  }
+  if (auto cmdline = fs.ReadFile(paths::ProcCmdline())) host.cmdline = std::string(TrimRight(*cmdline));
+  if (auto release = fs.ReadFile(paths::ProcOsRelease()))
+    host.kernel_release = std::string(TrimRight(*release));
+
+  host.devices.reserve(names->size());
+  for (const auto& name : *names) {
+    auto bdf = Bdf::Parse(name);
+    if (!bdf) continue;
+    auto dev = ReadDevice(fs, *bdf);
+    if (!dev) continue;  // vanished between listing and reading (hot unplug): not ours to report
+    host.devices.push_back(std::move(*dev));
+  }
+  host.Reindex();
+  ObserveIommu(fs, host);
+  LinkDevices(fs, host);
+  ObserveModules(fs, options, host);
+  ObserveUsage(fs, host);
+  auto ledger = state::LoadLedger(fs);
+  if (!ledger) return std::unexpected(ledger.error());
+  host.ledger = std::move(*ledger);
+  host.Reindex();
+  return host;
+}
+
+}  // namespace ptrec::pci

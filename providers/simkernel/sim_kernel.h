@@ -1,0 +1,207 @@
+// The simulated kernel: a HostFs over a host-root directory (one made by BuildHost, or a copied
+// snapshot) whose sysfs writes get the reactions and errno values of the Linux kernel (6.1),
+// so `ptrec apply --simulate` and the apply tests exercise the same write sequences as a real
+// host. Reads pass straight through to the tree; the tree is the whole state (plus
+// <root>/.ptrec-sim/ for what sysfs does not show), so separate processes see one host.
+//
+// Modelled writes (anything else under sys/ fails with EACCES, never silently succeeds):
+//
+//   devices/BDF/driver_override   drivers/pci/pci-sysfs.c driver_override_store ->
+//                                 drivers/base/driver.c driver_set_override
+//   devices/BDF/sriov_numvfs      drivers/pci/iov.c sriov_numvfs_store, sriov_enable/disable
+//   devices/BDF/sriov_drivers_autoprobe   iov.c sriov_drivers_autoprobe_store (kstrtobool)
+//   drivers/D/bind, drivers/D/unbind      drivers/base/bus.c bind_store / unbind_store
+//   drivers/D/new_id, remove_id   drivers/pci/pci-driver.c new_id_store / remove_id_store
+//   drivers_probe                 bus.c drivers_probe_store -> bus_rescan_devices_helper
+//   drivers_autoprobe, rescan     bus.c drivers_autoprobe_store; pci-sysfs.c rescan_store
+//
+// A write reaches these through any path that resolves to the attribute: the
+// sys/bus/pci/devices/BDF link, the canonical sys/devices/... directory, or the `driver` link
+// (devices/BDF/driver/unbind is drivers/D/unbind).
+//
+// Probing a driver D for device X (bind, drivers_probe, VF autoprobe), as drivers/base/dd.c
+// really_probe() and drivers/pci/pci-driver.c pci_device_probe() do:
+//   - match (pci_match_device): driver_override set -> only D == override matches; unset ->
+//     D's dynamic ids (new_id) or its module's aliases in lib/modules/RELEASE/modules.alias
+//     (and modules.builtin.alias) match X's modalias, by fnmatch as modprobe does;
+//   - a VF of a PF with sriov_drivers_autoprobe 0 and no override -> ENODEV
+//     (pci_device_can_probe);
+//   - vfio-pci: EINVAL for a bridge (vfio_pci_core_register_device: hdr_type) or a device without
+//     iommu_group (vfio_group_find_or_alloc, no IOMMU), EBUSY for a PF with VFs enabled;
+//   - an injected fault for D -> that errno;
+//   - success: DIR/driver and drivers/D/BDF links, `enable`, dev/vfio/N for vfio drivers, and the
+//     net/block children the driver had made before it was unbound come back.
+// A driver is present only while sys/bus/pci/drivers/D exists: nothing modprobes.
+//
+// Thread-safe: one mutex serialises kernel state; latencies are slept after it is released so
+// writes to different PFs overlap. Refuses every write when the root is a live sysfs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "providers/host/host_fs.h"
+#include "providers/simkernel/sim_options.h"
+#include "reconciler/pci_address.h"
+
+namespace ptrec::sim {
+
+namespace internal {
+class TreeWriter;
+}
+
+/// One write that reached SimKernelFs, with its outcome.
+struct WriteRecord {
+  std::string path;   ///< as given, relative to the root
+  std::string data;   ///< bytes written (empty for RemoveFile)
+  int sys_errno = 0;  ///< 0 = success, else the errno returned
+  bool operator==(const WriteRecord&) const = default;
+};
+
+/// HostFs whose sysfs writes behave as the kernel's (see the file comment).
+class SimKernelFs : public HostFs {
+ public:
+  /// Opens the simulated host at \a root: reads <root>/.ptrec-sim.yaml when present.
+  /// Errors: kNotFound (no root/sys), kRefused (root is a live sysfs), kInvalid (bad options).
+  static Result<std::unique_ptr<SimKernelFs>> Open(const std::string& root);
+
+  /// Without reading .ptrec-sim.yaml. Every write is refused (kRefused) if \a root is a live sysfs.
+  SimKernelFs(std::string root, SimOptions options);
+  ~SimKernelFs() override;
+
+  // HostFs. Reads pass through to the tree.
+  const std::string& root() const override { return real_.root(); }
+  Result<std::string> ReadFile(const std::string& path) const override;
+  Result<std::string> ReadLink(const std::string& path) const override;
+  Result<std::vector<std::string>> ListDir(const std::string& path) const override;
+  bool Exists(const std::string& path) const override;
+  /// sys/...: the kernel's reaction or errno (file comment); other sys/, proc/, dev/ paths:
+  /// EACCES "simulated kernel does not model writes to PATH"; a missing attribute: ENOENT
+  /// (open(2) without O_CREAT). Elsewhere (etc/, var/lib/ptrec/): written to the tree.
+  /// Errors carry Error::sys_errno and a message as RealHostFs writes it ("write PATH: ...").
+  Result<void> WriteAttribute(const std::string& path, std::string_view data) override;
+  /// Passes through, except under sys/, proc/, dev/: EACCES.
+  Result<void> WriteFileAtomic(const std::string& path, std::string_view data,
+                               unsigned mode = 0644) override;
+  /// Passes through, except under sys/, proc/, dev/: EACCES.
+  Result<void> RemoveFile(const std::string& path) override;
+
+  /// Makes matching events fail with \a err: a driver name fails that driver's probes, a path
+  /// suffix (whole components) fails writes to it (see FaultSpec). The first \a after_n_ok
+  /// matching events succeed; then it fires \a times times (-1 = always).
+  void InjectFault(std::string path_suffix_or_driver, int err, int after_n_ok = 0,
+                   int times = -1);
+  /// Drops every fault, including those from .ptrec-sim.yaml.
+  void ClearFaults();
+
+  /// Creates \a num_vfs VFs of \a pf as a PF driver's pci_enable_sriov() does at probe time
+  /// (igb max_vfs=N), skipping sriov_numvfs_store's checks on the bound driver; VFs are probed
+  /// when sriov_drivers_autoprobe is 1. Used by BuildHost for boot-time VFs.
+  /// Errors: kNotFound (no such PF or no SR-IOV), kInvalid (> sriov_totalvfs), kBusy (VFs
+  /// already enabled), kIo (EEXIST when a VF address is taken, ENOMEM beyond bus 255).
+  Result<void> EnableSriov(Bdf pf, int num_vfs);
+
+  /// Every write so far, in order. Not synchronised: read it when no write is in flight.
+  const std::vector<WriteRecord>& writes() const { return writes_; }
+  /// What the kernel would have logged (dmesg-like lines: "pci 0000:03:00.0: ..."), in order.
+  /// Not synchronised either.
+  const std::vector<std::string>& kernel_log() const { return log_; }
+  const SimOptions& options() const { return options_; }
+
+ private:
+  struct Ctx;  // per-write effects: sleep to do after unlocking
+
+  /// A dynamic id added through new_id (drivers/pci/pci-driver.c struct pci_dynid).
+  struct DynId {
+    std::string driver;
+    uint32_t vendor = 0, device = 0, subvendor = 0, subdevice = 0, class_code = 0,
+             class_mask = 0;
+  };
+  struct Fault {
+    FaultSpec spec;
+    int seen = 0;   ///< matching events so far
+    int fired = 0;  ///< failures returned so far
+  };
+
+  Result<void> Dispatch(const std::string& path, std::string_view data, Ctx& ctx);
+  int DeviceAttr(Bdf bdf, const std::string& dir, std::string_view attr, std::string_view data,
+                 Ctx& ctx);
+  int DriverAttr(const std::string& driver, std::string_view attr, std::string_view data,
+                 Ctx& ctx);
+  int BusAttr(std::string_view attr, std::string_view data, Ctx& ctx);
+
+  int WriteDriverOverride(const std::string& dir, std::string_view data);
+  int WriteNumVfs(Bdf pf, const std::string& dir, std::string_view data, Ctx& ctx);
+  int WriteAutoprobe(const std::string& dir, std::string_view data);
+  int NewId(const std::string& driver, std::string_view data, Ctx& ctx);
+  int RemoveId(const std::string& driver, std::string_view data);
+
+  /// drivers_probe / autoprobe: no-op when bound; tries matching drivers; errors swallowed
+  /// except "no such device". Returns 0.
+  void Attach(Bdf bdf, const std::string& dir, Ctx& ctx);
+  /// __driver_probe_device(): EBUSY when bound, else Probe.
+  int Probe(Bdf bdf, const std::string& dir, const std::string& driver, Ctx& ctx);
+  void Unbind(Bdf bdf, const std::string& dir, const std::string& driver, Ctx& ctx);
+  /// The ids pci_match_one_device() compares, read once from a device's attributes.
+  struct DeviceIds {
+    uint32_t vendor = 0, device = 0, subvendor = 0, subdevice = 0, class_code = 0;
+    std::string modalias;  ///< "pci:v00008086d000010C9sv...", matched against aliases
+  };
+  DeviceIds ReadIds(const std::string& dir) const;
+  /// pci_match_device() without driver_override: \a driver's dynamic ids or static ids.
+  bool MatchesIds(const DeviceIds& ids, const std::string& driver);
+  /// pci_match_device() with the device's driver_override.
+  bool Matches(const std::string& dir, const std::string& driver);
+  /// Drivers registered by modules whose aliases match \a ids (whether loaded or not).
+  std::vector<std::string> AliasDrivers(const DeviceIds& ids);
+  /// Loaded drivers that match \a ids: dynamic ids first, then aliases.
+  std::vector<std::string> CandidateDrivers(const DeviceIds& ids);
+
+  int CreateVfs(Bdf pf, const std::string& dir, int num_vfs, Ctx& ctx);
+  void RemoveVfs(Bdf pf, const std::string& dir, Ctx& ctx);
+
+  /// Canonical device dir of \a bdf ("sys/devices/..."), or "" when no such device.
+  std::string DeviceDir(Bdf bdf) const;
+  std::string CurrentDriver(const std::string& dir) const;
+  std::string Override(const std::string& dir) const;
+  int IommuGroupOf(const std::string& dir) const;
+  std::string ReadAttr(const std::string& path) const;  ///< trimmed contents or ""
+  bool DriverHasSriovConfigure(const std::string& driver) const;
+  bool IsVfioDriver(const std::string& driver) const;
+
+  /// errno of the first firing fault matching \a key_paths (path suffix) or 0.
+  int PathFault(const std::vector<std::string>& key_paths);
+  int DriverFault(const std::string& driver);
+
+  void StashChildren(Bdf bdf, const std::string& dir, const std::string& driver);
+  void RestoreChildren(Bdf bdf, const std::string& dir, const std::string& driver);
+  void LoadAliases();
+  void LoadDynIds();
+  void SaveDynIds();
+  void Log(std::string line);
+
+  RealHostFs real_;
+  std::unique_ptr<internal::TreeWriter> tree_;
+  std::string canonical_root_;  ///< realpath of the root, for resolving written paths
+  bool live_ = false;           ///< root is a mounted sysfs: refuse every write
+  SimOptions options_;
+
+  std::mutex mu_;
+  struct Alias {
+    std::string pattern;  ///< "pci:v00008086d000010C9sv*sd*bc*sc*i*"
+    std::string module;
+  };
+  std::vector<Alias> aliases_;  ///< modules.alias then modules.builtin.alias, file order
+  bool aliases_loaded_ = false;
+  int max_group_ = -2;  ///< highest IOMMU group seen, -2 = not scanned yet (see CreateVfs)
+  std::vector<DynId> dynids_;     ///< persisted in <root>/.ptrec-sim/dynids
+  std::vector<Fault> faults_;
+  std::vector<WriteRecord> writes_;
+  std::vector<std::string> log_;
+};
+
+}  // namespace ptrec::sim

@@ -1,0 +1,27 @@
+// `ptrec snapshot`: copies the files discovery reads from a host root into a new directory with
+// the same layout (real directories where the kernel has them, the same relative symlinks), so
+// that plan, show and apply --simulate run offline against it exactly as against the host.
+//
+// Read-only on the source; copies nothing but PCI/IOMMU/SR-IOV/driver/module facts, the network
+// and mount facts the safety checks use, the kernel command line, and ptrec's own state.
+#pragma once
+
+#include <string>
+
+#include "providers/host/host_fs.h"
+
+namespace ptrec::snapshot {
+
+/// What a snapshot wrote.
+struct SnapshotStats {
+  int files = 0;
+  int links = 0;
+};
+
+/// Copies from \a source into \a out_dir, which must not exist or be empty, and is not "/".
+/// Unreadable optional files (e.g. `config` beyond 64 bytes without root) are copied as far as
+/// they can be read. Errors: kRefused for a bad \a out_dir, kNotFound when \a source has no
+/// sys/bus/pci/devices, kIo for write failures.
+Result<SnapshotStats> TakeSnapshot(const HostFs& source, const std::string& out_dir);
+
+}  // namespace ptrec::snapshot

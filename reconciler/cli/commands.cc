@@ -1,0 +1,271 @@
+#include "reconciler/cli/commands.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "providers/binding/binding_provider.h"
+#include "providers/host/command_runner.h"
+#include "providers/host/host_fs.h"
+#include "providers/modules/module_provider.h"
+#include "providers/pci/discovery.h"
+#include "providers/simkernel/sim_kernel.h"
+#include "providers/snapshot/snapshot.h"
+#include "providers/simkernel/host_builder.h"
+#include "providers/sriov/sriov_provider.h"
+#include "providers/state/journal.h"
+#include "providers/state/ledger_store.h"
+#include "reconciler/executor.h"
+#include "reconciler/json_io.h"
+#include "reconciler/plan.h"
+#include "reconciler/render.h"
+#include "schema/desired.h"
+
+namespace ptrec::cli {
+namespace {
+
+using nlohmann::json;
+
+// Prints an error: to stderr as text, and with --json also to stdout as a document.
+int ReportError(const HostOptions& opts, const Error& e) {
+  std::cerr << "ptrec: " << e.message << "\n";
+  if (opts.json)
+    std::cout << json{{"format_version", kJsonFormatVersion}, {"kind", "error"},
+                      {"error", {{"code", CodeName(e.code)}, {"message", e.message}}}}.dump(2)
+              << "\n";
+  return kExitError;
+}
+
+int ReportDiagnostics(bool as_json, const schema::Diagnostics& diags) {
+  for (const auto& d : diags) std::cerr << d.str() << "\n";
+  std::cerr << diags.size() << (diags.size() == 1 ? " problem" : " problems")
+            << " in the desired state; nothing was planned or changed.\n";
+  if (as_json) {
+    json list = json::array();
+    for (const auto& d : diags)
+      list.push_back({{"file", d.pos.file}, {"line", d.pos.line}, {"column", d.pos.column},
+                      {"message", d.message}, {"hint", d.hint}, {"text", d.str()}});
+    std::cout << json{{"format_version", kJsonFormatVersion}, {"kind", "error"},
+                      {"error", {{"code", "invalid"}, {"message", diags.front().str()}}},
+                      {"diagnostics", list}}.dump(2)
+              << "\n";
+  }
+  return kExitError;
+}
+
+// The host a command works on, with the seams that fit it.
+struct Host {
+  std::unique_ptr<HostFs> fs;
+  std::unique_ptr<CommandRunner> runner;
+  bool live = false;
+};
+
+// Opens the host root. A live root (its sys/ is a mounted sysfs) gets real writes and real
+// commands; any other root is a sandbox: no command runs on this machine, and writes need
+// --simulate so that something answers them the way the kernel would.
+Result<Host> OpenHost(const HostOptions& opts, bool for_writes) {
+  Host host;
+  host.live = IsLiveSysfs(opts.root);
+  if (opts.simulate && host.live)
+    return Fail(Code::kRefused, "--simulate needs a host root that is a copy (a snapshot or a sandbox); " +
+                                    opts.root + " is the live kernel's sysfs");
+  if (for_writes && !host.live && !opts.simulate)
+    return Fail(Code::kRefused, opts.root + " is not a live host (its sys/ is not sysfs), so no kernel would "
+                                "answer the writes; add --simulate to rehearse the change on it");
+  if (opts.simulate) {
+    auto sim = sim::SimKernelFs::Open(opts.root);
+    if (!sim) return std::unexpected(sim.error());
+    host.runner = std::make_unique<RecordingRunner>();
+    host.fs = std::move(*sim);
+  } else {
+    host.fs = std::make_unique<RealHostFs>(opts.root);
+    if (host.live) host.runner = std::make_unique<SpawnRunner>();
+    else host.runner = std::make_unique<RecordingRunner>();
+  }
+  return host;
+}
+
+pci::DiscoverOptions OptionsFor(const DesiredState& desired) {
+  pci::DiscoverOptions o;
+  auto add = [&](std::string driver) {
+    if (driver.empty()) return;
+    std::replace(driver.begin(), driver.end(), '-', '_');
+    o.modules_of_interest.insert(driver);
+  };
+  for (const auto& h : desired.hide) add(h.driver);
+  for (const auto& s : desired.sriov) add(s.vf_driver);
+  return o;
+}
+
+Color ColorFor(const HostOptions& opts) { return opts.color ? Color::kYes : Color::kNo; }
+
+std::string JournalWarning(const HostFs& fs) {
+  std::string status = state::LastJournalStatus(fs);
+  if (status == "running")
+    return "the last apply on this host was interrupted (var/lib/ptrec/journal.json says running): check the "
+           "devices it lists before going on";
+  if (status == "needs_attention")
+    return "the last apply on this host failed and could not undo every step (var/lib/ptrec/journal.json)";
+  return {};
+}
+
+void AddJournalFinding(const HostFs& fs, Plan& plan) {
+  std::string warning = JournalWarning(fs);
+  if (!warning.empty()) plan.findings.insert(plan.findings.begin(), {Finding::Severity::kWarning, "journal", warning, "", {}});
+}
+
+// Asks on the terminal; anything but "yes" declines.
+bool Confirm(size_t actions) {
+  std::cout << "\nApply these " << actions << " action(s)? Only 'yes' will be accepted: " << std::flush;
+  std::string answer;
+  std::getline(std::cin, answer);
+  return answer == "yes";
+}
+
+}  // namespace
+
+int RunShow(const HostOptions& opts) {
+  auto host = OpenHost(opts, false);
+  if (!host) return ReportError(opts, host.error());
+  auto state = pci::DiscoverHost(*host->fs);
+  if (!state) return ReportError(opts, state.error());
+  if (opts.json) std::cout << HostToJson(*state).dump(2) << "\n";
+  else std::cout << RenderHost(*state, ColorFor(opts));
+  return kExitOk;
+}
+
+int RunValidate(const std::string& desired_file, bool as_json) {
+  auto desired = schema::LoadDesired(desired_file);
+  if (!desired) return ReportDiagnostics(as_json, desired.error());
+  if (as_json)
+    std::cout << json{{"format_version", kJsonFormatVersion}, {"kind", "validate"}, {"valid", true},
+                      {"source", desired->source}}.dump(2)
+              << "\n";
+  else
+    std::cout << desired->source << ": valid (" << desired->sriov.size() << " sriov, " << desired->hide.size()
+              << " hide entries)\n";
+  return kExitOk;
+}
+
+int RunPlan(const HostOptions& opts, const std::string& desired_file, const std::string& out_file) {
+  auto desired = schema::LoadDesired(desired_file);
+  if (!desired) return ReportDiagnostics(opts.json, desired.error());
+  auto host = OpenHost(opts, false);
+  if (!host) return ReportError(opts, host.error());
+  auto state = pci::DiscoverHost(*host->fs, OptionsFor(*desired));
+  if (!state) return ReportError(opts, state.error());
+  Plan plan = ComputePlan(*desired, *state);
+  AddJournalFinding(*host->fs, plan);
+  if (!out_file.empty()) {
+    std::ofstream out(out_file);
+    out << PlanToJson(plan, desired->source).dump(2) << "\n";
+    if (!out) return ReportError(opts, Error{Code::kIo, "cannot write the plan to " + out_file});
+  }
+  if (opts.json) std::cout << PlanToJson(plan, desired->source).dump(2) << "\n";
+  else {
+    std::cout << RenderPlan(plan, ColorFor(opts));
+    if (!out_file.empty() && !plan.refused())
+      std::cout << "\nSaved the plan to " << out_file << ". Run `ptrec apply " << out_file
+                << (opts.root == "/" ? "" : " --root " + opts.root) << "` to carry out exactly these actions.\n";
+  }
+  if (plan.refused()) return kExitError;
+  return plan.has_changes() ? kExitChanges : kExitOk;
+}
+
+int RunApply(const HostOptions& opts, const std::string& desired_file, const std::string& plan_file,
+             bool auto_approve) {
+  std::optional<DesiredState> desired;
+  if (!desired_file.empty()) {
+    auto loaded = schema::LoadDesired(desired_file);
+    if (!loaded) return ReportDiagnostics(opts.json, loaded.error());
+    desired = std::move(*loaded);
+  }
+  auto host = OpenHost(opts, true);
+  if (!host) return ReportError(opts, host.error());
+  auto lock = state::ApplyLock::Acquire(*host->fs, opts.root);
+  if (!lock) return ReportError(opts, lock.error());
+  auto state = pci::DiscoverHost(*host->fs, desired ? OptionsFor(*desired) : pci::DiscoverOptions{});
+  if (!state) return ReportError(opts, state.error());
+
+  Plan plan;
+  std::string source;
+  if (desired) {
+    plan = ComputePlan(*desired, *state);
+    source = desired->source;
+  } else {
+    std::ifstream in(plan_file);
+    if (!in) return ReportError(opts, Error{Code::kNotFound, "cannot read plan file " + plan_file});
+    json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return ReportError(opts, Error{Code::kInvalid, plan_file + " is not JSON: is it a file from `ptrec plan -out`?"});
+    auto loaded = PlanFromJson(doc);
+    if (!loaded) return ReportError(opts, Error{Code::kInvalid, plan_file + ": " + loaded.error().message});
+    plan = std::move(*loaded);
+    source = doc.value("source", plan_file);
+    if (plan.fingerprint != state->Fingerprint())
+      return ReportError(opts, Error{Code::kStale, "the plan in " + plan_file + " is stale: the host changed since it was made (fingerprint " +
+                                                       plan.fingerprint + ", now " + state->Fingerprint() +
+                                                       "); run `ptrec plan` again"});
+  }
+  AddJournalFinding(*host->fs, plan);
+
+  if (!opts.json) std::cout << RenderPlan(plan, ColorFor(opts));
+  if (plan.refused()) {
+    if (opts.json) std::cout << ApplyToJson(plan, ApplyResult{}, source).dump(2) << "\n";
+    return kExitError;
+  }
+  if (!plan.has_changes()) {
+    if (opts.json) {
+      ApplyResult none;
+      none.ok = true;
+      std::cout << ApplyToJson(plan, none, source).dump(2) << "\n";
+    }
+    return kExitOk;
+  }
+  if (!auto_approve) {
+    if (!::isatty(STDIN_FILENO))
+      return ReportError(opts, Error{Code::kRefused, "not applying without confirmation: standard input is not a terminal; pass --auto-approve"});
+    if (!Confirm(plan.actions.size())) {
+      std::cout << "Apply cancelled; nothing was changed.\n";
+      return kExitError;
+    }
+  }
+
+  state::LedgerBook ledger(*host->fs, state->ledger);
+  state::FileJournal journal(*host->fs);
+  binding::BindingProvider binder(*host->fs, ledger);
+  sriov::SriovProvider sriov(*host->fs, ledger);
+  modules::ModuleProvider modules(*host->fs, *host->runner);
+  Executor executor({&modules, &sriov, &binder}, &journal);
+  if (!opts.json) std::cout << "\n";
+  ApplyResult result = executor.Run(plan);
+  if (opts.json) std::cout << ApplyToJson(plan, result, source).dump(2) << "\n";
+  else std::cout << RenderApply(plan, result, ColorFor(opts));
+  return result.ok ? kExitOk : kExitError;
+}
+
+int RunSnapshot(const HostOptions& opts, const std::string& out_dir) {
+  auto host = OpenHost(opts, false);
+  if (!host) return ReportError(opts, host.error());
+  auto taken = snapshot::TakeSnapshot(*host->fs, out_dir);
+  if (!taken) return ReportError(opts, taken.error());
+  std::cout << "Snapshot of " << opts.root << " written to " << out_dir << " (" << taken->files << " files, "
+            << taken->links << " links). Plan offline with: ptrec plan -f host.yaml --root " << out_dir << "\n";
+  return kExitOk;
+}
+
+int RunSandboxCreate(const std::string& spec_file, const std::string& out_dir) {
+  HostOptions opts;
+  auto spec = sim::LoadHostSpec(spec_file);
+  if (!spec) return ReportError(opts, spec.error());
+  if (auto built = sim::BuildHost(*spec, out_dir); !built) return ReportError(opts, built.error());
+  std::cout << "Sandbox host from " << spec_file << " built in " << out_dir << ".\nTry: ptrec show --root " << out_dir
+            << "\n";
+  return kExitOk;
+}
+
+}  // namespace ptrec::cli

@@ -1,0 +1,100 @@
+// ptrec: declarative PCI passthrough for KVM hosts. This file only parses the command line
+// (CLI11) and maps each subcommand to reconciler/cli/commands.h; the exit status comes from there.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "reconciler/cli/commands.h"
+
+namespace {
+
+// Terraform spells the plan file option "-out FILE" / "-out=FILE"; CLI11 reads single-dash
+// options as bundles of one-letter flags, so rewrite that one spelling to "--out".
+std::vector<std::string> TerraformCompatibleArgs(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "-out") a = "--out";
+    else if (a.rfind("-out=", 0) == 0) a = "--out=" + a.substr(5);
+    args.push_back(a);
+  }
+  std::reverse(args.begin(), args.end());  // CLI11's parse(vector) expects reverse order
+  return args;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ptrec::cli;
+  CLI::App app{"ptrec: declarative PCI passthrough for KVM hosts (IOMMU, SR-IOV VFs, vfio-pci)"};
+  app.set_version_flag("--version", "ptrec 0.1.0");
+  app.require_subcommand(1);
+
+  HostOptions host;
+  bool no_color = false;
+  auto add_host = [&](CLI::App* cmd) {
+    cmd->add_option("--root", host.root, "Host root: / (the live host) or a snapshot/sandbox directory")
+        ->capture_default_str();
+    cmd->add_flag("--json", host.json, "Print JSON (format_version 1) instead of text");
+    cmd->add_flag("--no-color", no_color, "No ANSI colors");
+  };
+
+  auto* show = app.add_subcommand("show", "List PCI devices with drivers, IOMMU groups and SR-IOV facts");
+  add_host(show);
+
+  std::string desired_file, out_file;
+  auto* plan = app.add_subcommand("plan", "Show what apply would change (exit 0: none, 2: changes, 1: error)");
+  add_host(plan);
+  plan->add_option("-f,--file", desired_file, "Desired-state YAML (- for stdin)")->required();
+  plan->add_option("--out", out_file, "Save the plan to FILE for `ptrec apply FILE` (also -out FILE)");
+
+  std::string plan_file;
+  bool auto_approve = false;
+  auto* apply = app.add_subcommand("apply", "Change the host to match the desired state (or a saved plan)");
+  add_host(apply);
+  auto* apply_file = apply->add_option("-f,--file", desired_file, "Desired-state YAML (- for stdin)");
+  auto* apply_plan = apply->add_option("plan", plan_file, "A plan saved by `ptrec plan -out FILE`");
+  apply_file->excludes(apply_plan);
+  apply->add_flag("--simulate", host.simulate, "Rehearse on a snapshot/sandbox root with the simulated kernel");
+  apply->add_flag("--auto-approve", auto_approve, "Do not ask for confirmation");
+
+  auto* validate = app.add_subcommand("validate", "Check a desired-state file without looking at any host");
+  validate->add_option("-f,--file", desired_file, "Desired-state YAML (- for stdin)")->required();
+  validate->add_flag("--json", host.json, "Print JSON");
+
+  std::string snapshot_dir;
+  auto* snapshot = app.add_subcommand("snapshot", "Copy what ptrec reads from a host into a directory, to plan offline");
+  add_host(snapshot);
+  snapshot->add_option("--out", snapshot_dir, "New directory for the snapshot")->required();
+
+  std::string spec_file, sandbox_dir;
+  auto* sandbox = app.add_subcommand("sandbox", "Example hosts for rehearsing");
+  sandbox->require_subcommand(1);
+  auto* create = sandbox->add_subcommand("create", "Build a host root from a host spec (examples/hosts/*.yaml)");
+  create->add_option("spec", spec_file, "Host spec YAML")->required()->check(CLI::ExistingFile);
+  create->add_option("dir", sandbox_dir, "New directory to build it in")->required();
+
+  try {
+    app.parse(TerraformCompatibleArgs(argc, argv));
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitError;
+  }
+  host.color = !no_color && !host.json && ::isatty(STDOUT_FILENO);
+
+  if (*show) return RunShow(host);
+  if (*plan) return RunPlan(host, desired_file, out_file);
+  if (*apply) {
+    if (desired_file.empty() && plan_file.empty()) {
+      std::fprintf(stderr, "ptrec apply: give the desired state with -f FILE, or a saved plan file\n");
+      return kExitError;
+    }
+    return RunApply(host, desired_file, plan_file, auto_approve);
+  }
+  if (*validate) return RunValidate(desired_file, host.json);
+  if (*snapshot) return RunSnapshot(host, snapshot_dir);
+  if (*create) return RunSandboxCreate(spec_file, sandbox_dir);
+  return kExitError;
+}

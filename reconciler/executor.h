@@ -1,0 +1,75 @@
+// The executor walks a Plan and has providers carry out each Action, journaling every step.
+// If a step fails, it undoes every step this run completed, newest first, so the host ends as
+// it began; it never leaves a device half-moved.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reconciler/provider.h"
+
+namespace ptrec {
+
+/// Durable record of the apply in progress, so an interrupted run can be told and undone.
+/// Implemented over the host root by providers/state (var/lib/ptrec/journal.json).
+class Journal {
+ public:
+  virtual ~Journal() = default;
+  /// Records that \a plan starts. Errors abort the run before any change.
+  virtual Result<void> Begin(const Plan& plan) = 0;
+  /// Records that \a done completed and how to undo it.
+  virtual Result<void> StepDone(const Action& done, const std::vector<Action>& undo) = 0;
+  /// Records the end of the run (\a ok: all steps done, or fully rolled back).
+  virtual Result<void> Finish(bool ok) = 0;
+};
+
+/// What happened to one action.
+struct StepOutcome {
+  enum class Status {
+    kDone,        ///< applied and verified
+    kFailed,      ///< the step that stopped the run
+    kNotRun,      ///< after the failure, never started
+    kUndone,      ///< applied, then rolled back
+    kUndoFailed,  ///< applied, and rolling it back failed too: needs a person
+  };
+  int action_id = 0;
+  Status status = Status::kNotRun;
+  std::string message;  ///< the error for kFailed / kUndoFailed
+  double millis = 0;    ///< wall time of the apply, in milliseconds
+};
+
+/// The result of Executor::Run.
+struct ApplyResult {
+  bool ok = false;             ///< every action done and verified
+  std::vector<StepOutcome> steps;  ///< one per plan action, same order
+  std::optional<Error> error;  ///< the failure that stopped the run
+  bool rolled_back = false;    ///< a failure happened and every completed step was undone
+};
+
+/// Runs plans through providers.
+class Executor {
+ public:
+  /// \a providers must cover every ActionKind in the plans given to Run; \a journal may be null
+  /// (tests). Neither is owned.
+  Executor(std::vector<Provider*> providers, Journal* journal);
+
+  /// Called after each action finishes (for progress output).
+  void set_on_step(std::function<void(const Action&, const StepOutcome&)> f) { on_step_ = std::move(f); }
+
+  /// Applies \a plan's actions in order. A refused plan is not run (error kRefused).
+  ApplyResult Run(const Plan& plan);
+
+ private:
+  Provider* ProviderFor(ActionKind kind) const;
+
+  std::vector<Provider*> providers_;
+  Journal* journal_;
+  std::function<void(const Action&, const StepOutcome&)> on_step_;
+};
+
+/// "done", "failed", "not_run", "undone", "undo_failed".
+const char* StepStatusName(StepOutcome::Status status);
+
+}  // namespace ptrec

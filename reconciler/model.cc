@@ -1,0 +1,145 @@
+#include "reconciler/model.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace ptrec {
+
+std::string SourcePos::str() const {
+  if (line == 0) return file;
+  return file + ":" + std::to_string(line) + ":" + std::to_string(column);
+}
+
+std::string Selector::str() const {
+  switch (kind) {
+    case Kind::kBdf:
+      return bdf.str();
+    case Kind::kInterface:
+      return "interface " + interface;
+    case Kind::kId:
+      return index < 0 ? id.str() : id.str() + " #" + std::to_string(index);
+  }
+  return {};
+}
+
+const Ledger::Binding* Ledger::FindBinding(Bdf bdf) const {
+  auto it = std::find_if(bindings.begin(), bindings.end(), [&](auto& b) { return b.bdf == bdf; });
+  return it == bindings.end() ? nullptr : &*it;
+}
+
+const Ledger::VfCount* Ledger::FindVfCount(Bdf pf) const {
+  auto it = std::find_if(vf_counts.begin(), vf_counts.end(), [&](auto& v) { return v.pf == pf; });
+  return it == vf_counts.end() ? nullptr : &*it;
+}
+
+const PciDevice* HostState::Find(Bdf bdf) const {
+  auto it = index_.find(bdf);
+  return it == index_.end() ? nullptr : &devices[it->second];
+}
+
+void HostState::Reindex() {
+  std::sort(devices.begin(), devices.end(),
+            [](const PciDevice& a, const PciDevice& b) { return a.bdf < b.bdf; });
+  index_.clear();
+  index_.reserve(devices.size());
+  for (size_t i = 0; i < devices.size(); ++i) index_[devices[i].bdf] = i;
+}
+
+namespace {
+
+// FNV-1a, 64 bit: small, stable across runs and platforms, good enough to detect change.
+struct Fnv {
+  uint64_t h = 1469598103934665603ull;
+  void Add(std::string_view s) {
+    for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xff) * 1099511628211ull;  // field separator
+  }
+  void Add(int64_t v) { Add(std::to_string(v)); }
+};
+
+}  // namespace
+
+std::string HostState::Fingerprint() const {
+  // Only facts a plan depends on: device identity and binding, SR-IOV counts, groups, IOMMU,
+  // usage (safety checks) and ptrec's ledger. Cmdline is included for the kernel-args work.
+  Fnv f;
+  for (const auto& d : devices) {
+    f.Add(d.bdf.str());
+    f.Add(d.id.str());
+    f.Add(d.driver);
+    f.Add(d.driver_override);
+    f.Add(d.iommu_group);
+    if (d.sriov) {
+      f.Add(d.sriov->total_vfs);
+      f.Add(d.sriov->num_vfs);
+      f.Add(d.sriov->drivers_autoprobe ? 1 : 0);
+    }
+  }
+  f.Add(iommu_active ? 1 : 0);
+  f.Add(cmdline);
+  for (const auto& d : loaded_drivers) f.Add(d);
+  for (const auto& u : usages) f.Add(u.bdf.str() + u.what);
+  for (const auto& b : ledger.bindings) f.Add(b.bdf.str() + b.driver + b.original_driver + b.original_override);
+  for (const auto& v : ledger.vf_counts) f.Add(v.pf.str() + std::to_string(v.num_vfs) + "/" + std::to_string(v.original_num_vfs));
+  char buf[20];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(f.h));
+  return buf;
+}
+
+char Action::symbol() const {
+  switch (kind) {
+    case ActionKind::kLoadModule:
+      return '+';
+    case ActionKind::kBind:
+      return '+';
+    case ActionKind::kRelease:
+      return '-';
+    case ActionKind::kSetNumVfs:
+      if (from_num_vfs == 0) return '+';
+      if (num_vfs == 0) return '-';
+      return '~';
+  }
+  return '~';
+}
+
+std::string Action::subject() const {
+  if (kind == ActionKind::kLoadModule) return "module " + module;
+  if (vf) {
+    std::string s = "VF " + std::to_string(vf->index) + " of " + vf->pf.str();
+    if (device != vf->pf) s += " (" + device.str() + ")";
+    return s;
+  }
+  return device.str();
+}
+
+bool Plan::refused() const {
+  return std::any_of(findings.begin(), findings.end(),
+                     [](const Finding& f) { return f.severity == Finding::Severity::kRefusal; });
+}
+
+bool Plan::reboot_required() const {
+  return std::any_of(actions.begin(), actions.end(),
+                     [](const Action& a) { return a.reboot_required; });
+}
+
+const char* ActionKindName(ActionKind kind) {
+  switch (kind) {
+    case ActionKind::kLoadModule: return "load_module";
+    case ActionKind::kSetNumVfs: return "set_num_vfs";
+    case ActionKind::kBind: return "bind";
+    case ActionKind::kRelease: return "release";
+  }
+  return "";
+}
+
+const char* PhaseName(Phase phase) {
+  switch (phase) {
+    case Phase::kModules: return "modules";
+    case Phase::kRelease: return "release";
+    case Phase::kVfCount: return "vf_count";
+    case Phase::kBind: return "bind";
+  }
+  return "";
+}
+
+}  // namespace ptrec

@@ -1,0 +1,285 @@
+// The plain values that flow through ptrec, in the order they are made:
+//
+//   host.yaml --schema--> DesiredState        (what the user wants; selectors unresolved)
+//   host root --observe--> HostState           (facts read from sysfs/procfs/files)
+//   DesiredState x HostState --plan--> Plan    (ordered Actions, findings, fingerprint)
+//   Plan --apply--> the host                   (through providers; each Action has an inverse)
+//
+// Nothing here does I/O. Every layer includes this header; none of it includes a layer.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "reconciler/pci_address.h"
+
+namespace ptrec {
+
+// ---------------------------------------------------------------------------------------------
+// Desired state (made by schema/, from YAML)
+// ---------------------------------------------------------------------------------------------
+
+/// Where a value came from in the desired-state document, for error messages:
+/// "host.yaml:12:7". line and column are 1-based; 0 means unknown.
+struct SourcePos {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  /// "file:line:column", or just "file" when line is 0.
+  std::string str() const;
+  bool operator==(const SourcePos&) const = default;
+};
+
+/// Chooses PCI functions on the host. Exactly one way is set (kind says which).
+/// - kBdf: one function by address.
+/// - kInterface: the PCI function behind a network interface (sys/class/net/NAME/device).
+/// - kId: every function with this vendor:device, in BDF order; with index >= 0 only the
+///   index-th (0-based) of those.
+struct Selector {
+  enum class Kind { kBdf, kInterface, kId };
+  Kind kind = Kind::kBdf;
+  Bdf bdf;
+  std::string interface;
+  PciId id;
+  int index = -1;  ///< kId only: -1 selects every match
+  SourcePos pos;
+
+  /// Human form for plans and errors: "0000:03:00.0", "interface eno1", "8086:10c9 #1".
+  std::string str() const;
+};
+
+/// Whether a safety check may be overridden for an entry (`force: true` in YAML).
+enum class Force { kNo, kYes };
+
+/// What to do with the other devices of a hidden device's IOMMU group.
+enum class GroupPolicy {
+  kStrict,   ///< refuse unless the rest of the group is already viable for VFIO (default)
+  kInclude,  ///< hide the other endpoints of the group too, on the same driver
+};
+
+/// How a PF's VF count is set.
+enum class SriovMethod {
+  kSysfs,        ///< runtime: write sriov_numvfs (Documentation/PCI/pci-iov-howto.rst)
+  kModuleParam,  ///< the driver's module parameter (igb max_vfs); see the kernel-args issue
+};
+
+/// One `hide:` entry: take the selected devices from the host, bound to \a driver.
+struct HideSpec {
+  Selector select;
+  std::string driver = "vfio-pci";  ///< "vfio-pci" or "pci-stub"
+  GroupPolicy group = GroupPolicy::kStrict;
+  Force force = Force::kNo;
+  SourcePos pos;
+};
+
+/// One `sriov:` entry: the selected PFs get \a num_vfs VFs; when \a vf_driver is not empty the
+/// VFs are bound to it (created with sriov_drivers_autoprobe=0 so no host driver grabs them first).
+struct SriovSpec {
+  Selector select;
+  int num_vfs = 0;
+  std::string vf_driver;  ///< "" = whatever the kernel probes; else "vfio-pci" or "pci-stub"
+  SriovMethod method = SriovMethod::kSysfs;
+  Force force = Force::kNo;
+  SourcePos pos;
+};
+
+/// A validated desired-state document (apiVersion ptrec/v1, kind HostConfig).
+/// Room is kept for kernelArgs, modules and vms: the schema rejects them until providers exist.
+struct DesiredState {
+  std::string source;  ///< file name the document came from ("<stdin>" for standard input)
+  std::string name;    ///< metadata.name, e.g. the host or group it is for; "" when absent
+  std::vector<SriovSpec> sriov;
+  std::vector<HideSpec> hide;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Host state (made by providers' Observe, from files under the host root)
+// ---------------------------------------------------------------------------------------------
+
+/// SR-IOV facts of a PF (Documentation/ABI/testing/sysfs-bus-pci: sriov_*).
+struct SriovFacts {
+  int total_vfs = 0;            ///< sriov_totalvfs
+  int num_vfs = 0;              ///< sriov_numvfs
+  bool drivers_autoprobe = true;///< sriov_drivers_autoprobe
+  int offset = -1;              ///< sriov_offset (routing-id offset of VF 0); -1 unknown
+  int stride = -1;              ///< sriov_stride; -1 unknown
+  uint16_t vf_device = 0;       ///< sriov_vf_device (device id of the VFs); 0 unknown
+};
+
+/// One PCI function as the kernel shows it under sys/bus/pci/devices/BDF.
+struct PciDevice {
+  Bdf bdf;
+  PciId id;                     ///< vendor, device
+  PciId subsystem;              ///< subsystem_vendor, subsystem_device
+  uint32_t class_code = 0;      ///< class, e.g. 0x020000 (Ethernet controller)
+  uint8_t header_type = 0;      ///< config byte 0x0e & 0x7f: 0 endpoint, 1 PCI bridge, 2 CardBus
+  std::string driver;           ///< name of the `driver` link target; "" = no driver bound
+  std::string driver_override;  ///< "" when sysfs reads "(null)"
+  int iommu_group = -1;         ///< -1 = no `iommu_group` link (no IOMMU, or not translated)
+  int numa_node = -1;           ///< -1 = no NUMA affinity
+  std::string sysfs_dir;        ///< canonical dir relative to root, "sys/devices/pci0000:00/..."
+  std::optional<Bdf> parent;    ///< upstream PCI function (bridge/port); nullopt under a root bus
+  std::optional<SriovFacts> sriov;  ///< set when the function is an SR-IOV PF
+  std::optional<Bdf> physfn;    ///< set when the function is a VF: its PF
+  int vf_index = -1;            ///< VF number n (the PF's virtfn<n>); -1 for non-VFs
+  std::vector<Bdf> vfs;         ///< a PF's existing VFs, index order
+  std::vector<std::string> net_interfaces;  ///< names under .../net/
+  std::vector<std::string> block_devices;   ///< whole disks under this function, e.g. "nvme0n1"
+  bool msi = false;             ///< MSI capability (id 0x05) in config space
+  bool msix = false;            ///< MSI-X capability (id 0x11) in config space
+  bool config_read = false;     ///< false when `config` was unreadable: msi/msix unknown
+
+  /// True for PCI-to-PCI bridges and PCIe ports (header type 1, or class 0x0604xx).
+  bool is_bridge() const { return header_type == 1 || (class_code >> 8) == 0x0604; }
+  bool is_pf() const { return sriov.has_value(); }
+  bool is_vf() const { return physfn.has_value(); }
+};
+
+/// A network interface backed by a PCI function (sys/class/net/NAME/device).
+struct NetInterface {
+  std::string name;
+  std::optional<Bdf> bdf;       ///< nullopt for virtual interfaces (lo, bridges, ...)
+  bool up = false;              ///< operstate "up", or IFF_UP in `flags`
+  bool has_address = false;     ///< a connected IPv4 route (proc/net/route) or global IPv6 address
+  bool default_route = false;   ///< carries a default route (proc/net/route or ipv6_route)
+};
+
+/// Something on the host that would break if \a bdf left its driver.
+struct DeviceUsage {
+  Bdf bdf;
+  std::string what;  ///< "carries the default route (eno1)", "/ is mounted from nvme0n1p2"
+};
+
+/// What ptrec changed before and may undo when the desired state no longer asks for it.
+/// Kept under the host root in var/lib/ptrec/state.json.
+struct Ledger {
+  struct Binding {
+    Bdf bdf;
+    std::string driver;             ///< the driver ptrec bound it to
+    std::string original_driver;    ///< "" = was unbound
+    std::string original_override;  ///< "" = was (null)
+    /// Network interfaces it had before ptrec took it: they vanish with the host driver, and
+    /// `interface:` selectors still have to find the device afterwards.
+    std::vector<std::string> interfaces;
+  };
+  struct VfCount {
+    Bdf pf;
+    int num_vfs = 0;                ///< the count ptrec set
+    int original_num_vfs = 0;
+  };
+  std::vector<Binding> bindings;
+  std::vector<VfCount> vf_counts;
+
+  const Binding* FindBinding(Bdf bdf) const;
+  const VfCount* FindVfCount(Bdf pf) const;
+};
+
+/// Everything discovery learnt about a host. Devices are sorted by BDF.
+struct HostState {
+  std::string root = "/";  ///< the host root it was read from
+  std::vector<PciDevice> devices;
+  std::map<int, std::vector<Bdf>> iommu_groups;  ///< from sys/kernel/iommu_groups/N/devices
+  bool iommu_active = false;        ///< any IOMMU group or sys/class/iommu entry exists
+  std::vector<std::string> iommu_units;  ///< names under sys/class/iommu ("dmar0")
+  std::string cmdline;              ///< proc/cmdline, without the trailing newline
+  std::string kernel_release;       ///< proc/sys/kernel/osrelease; "" unknown
+  std::set<std::string> loaded_drivers;     ///< sys/bus/pci/drivers/*
+  std::set<std::string> loaded_modules;     ///< sys/module/* (names use '_')
+  std::set<std::string> available_modules;  ///< modules.dep + modules.builtin, names use '_'
+  std::vector<NetInterface> net_interfaces;
+  std::vector<DeviceUsage> usages;
+  Ledger ledger;
+
+  /// The device at \a bdf, or nullptr. O(1).
+  const PciDevice* Find(Bdf bdf) const;
+  /// Rebuilds the BDF index; call after changing `devices`.
+  void Reindex();
+  /// A stable hash (hex) of every fact a plan depends on; equal states give equal strings.
+  std::string Fingerprint() const;
+
+ private:
+  std::unordered_map<Bdf, size_t> index_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Plans
+// ---------------------------------------------------------------------------------------------
+
+/// What an action changes. Each kind is applied by exactly one provider.
+enum class ActionKind {
+  kLoadModule,  ///< modprobe a driver's module (only on the real root)
+  kSetNumVfs,   ///< write sriov_numvfs (through 0 when both counts are non-zero)
+  kBind,        ///< driver_override + unbind + drivers_probe: move a device to `driver`
+  kRelease,     ///< give a device back: restore driver_override and the original driver
+};
+
+/// Phases keep the order safe. Set-up runs modules -> VF counts -> binding; tear-down
+/// (release) runs before VF counts change, so a device is never moved while its PF changes.
+enum class Phase { kModules = 0, kRelease = 1, kVfCount = 2, kBind = 3 };
+
+/// A VF named by its PF and index, for VFs that do not exist yet when the plan is made.
+struct VfRef {
+  Bdf pf;
+  int index = 0;
+};
+
+/// One step of a plan. Plain data: it serialises to the plan file and back.
+struct Action {
+  int id = 0;                  ///< position in Plan::actions
+  ActionKind kind = ActionKind::kBind;
+  Phase phase = Phase::kBind;
+  Bdf device;                  ///< the function changed (the PF for kSetNumVfs)
+  std::optional<VfRef> vf;     ///< set when `device` is a VF that the plan creates first;
+                               ///< `device` then holds the predicted BDF (or the PF's if unknown)
+  std::string before;          ///< e.g. "igb", "(none)", "0"
+  std::string after;           ///< e.g. "vfio-pci", "4"
+  std::string reason;          ///< why: "hide: host.yaml:7:5 asks for vfio-pci"
+  std::vector<int> deps;       ///< ids of actions that must complete first
+  std::vector<std::string> disrupts;  ///< what stops working: "interface eno1 goes away"
+  bool reboot_required = false;
+
+  // Kind-specific parameters.
+  std::string driver;          ///< kBind: target; kRelease: driver to restore ("" = none)
+  std::string driver_override; ///< kRelease: override to restore ("" = clear)
+  int num_vfs = 0;             ///< kSetNumVfs: target count
+  int from_num_vfs = 0;        ///< kSetNumVfs: count when planned
+  bool autoprobe_off = false;  ///< kSetNumVfs: create VFs with sriov_drivers_autoprobe=0
+  std::string module;          ///< kLoadModule
+
+  /// '+' creates/takes, '~' changes in place, '-' removes/gives back (Terraform style).
+  char symbol() const;
+  /// "0000:03:10.0" or, for a VF not created yet, "VF 2 of 0000:03:00.0 (0000:03:10.4)".
+  std::string subject() const;
+};
+
+/// A warning or a refusal attached to a plan.
+struct Finding {
+  enum class Severity { kWarning, kRefusal };
+  Severity severity = Severity::kWarning;
+  std::string subject;  ///< device or entry: "0000:03:00.0", "hide[1]"
+  std::string message;  ///< what is wrong
+  std::string hint;     ///< what to do about it
+  SourcePos pos;        ///< the YAML entry that led here, if any
+};
+
+/// An ordered, checked plan. Empty actions and no refusal = the host matches.
+struct Plan {
+  std::string root;
+  std::string fingerprint;  ///< HostState::Fingerprint() of the state it was made from
+  std::vector<Action> actions;
+  std::vector<Finding> findings;
+
+  bool refused() const;
+  bool has_changes() const { return !actions.empty(); }
+  bool reboot_required() const;
+};
+
+const char* ActionKindName(ActionKind kind);  ///< "load_module", "set_num_vfs", "bind", "release"
+const char* PhaseName(Phase phase);            ///< "modules", "release", "vf_count", "bind"
+
+}  // namespace ptrec

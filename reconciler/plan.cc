@@ -1,0 +1,502 @@
+#include "reconciler/plan.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace ptrec {
+namespace {
+
+// Module names use '_' where driver names use '-' (driver vfio-pci is module vfio_pci).
+std::string ModuleOf(std::string_view driver) {
+  std::string m(driver);
+  std::replace(m.begin(), m.end(), '-', '_');
+  return m;
+}
+
+// Drivers that leave an IOMMU group viable for VFIO. Since Linux 5.19 a group may be claimed
+// by user space only while no device in it is bound to a driver that uses the kernel's DMA API:
+// pci_dma_configure() calls iommu_device_use_default_domain() unless the driver sets
+// driver_managed_dma, which vfio-pci (and vendor *-vfio-pci variants), pci-stub and pcieport do
+// ("PCI: portdrv: Set driver_managed_dma", "PCI: pci_stub: Set driver_managed_dma"). The older
+// rule that let any bridge pass (drivers/vfio/vfio.c vfio_dev_driver_allowed) is gone, so a
+// bridge counts like any device: unbound or on one of these drivers.
+bool DriverKeepsGroupViable(std::string_view driver) {
+  return driver.empty() || driver == "pci-stub" || driver == "pcieport" ||
+         driver.starts_with("vfio") || driver.ends_with("vfio-pci") || driver.ends_with("vfio_pci");
+}
+
+std::string DriverOrNone(const std::string& driver) { return driver.empty() ? "(none)" : driver; }
+
+struct Want {
+  std::string driver;
+  std::string entry;  // "hide[0]" or "sriov[1]"
+  SourcePos pos;
+  Force force = Force::kNo;
+  std::optional<VfRef> vf;  // set when the device is (re)created by this plan
+  std::string why;          // extra reason text, e.g. "group 16 of 0000:02:00.0"
+};
+
+class Planner {
+ public:
+  Planner(const DesiredState& desired, const HostState& host) : desired_(desired), host_(host) {}
+
+  Plan Run() {
+    plan_.root = host_.root;
+    plan_.fingerprint = host_.Fingerprint();
+    PlanVfCounts();
+    PlanHides();
+    CheckGroupsAndSafety();
+    PlanBindings();
+    PlanReleases();
+    PlanModules();
+    Order();
+    return std::move(plan_);
+  }
+
+ private:
+  void Refuse(std::string subject, std::string message, std::string hint, SourcePos pos = {}) {
+    plan_.findings.push_back({Finding::Severity::kRefusal, std::move(subject), std::move(message),
+                              std::move(hint), std::move(pos)});
+  }
+  void Warn(std::string subject, std::string message, std::string hint = {}, SourcePos pos = {}) {
+    plan_.findings.push_back({Finding::Severity::kWarning, std::move(subject), std::move(message),
+                              std::move(hint), std::move(pos)});
+  }
+
+  int AddAction(Action a) {
+    a.id = static_cast<int>(plan_.actions.size());
+    plan_.actions.push_back(std::move(a));
+    return plan_.actions.back().id;
+  }
+
+  std::string Describe(const PciDevice& d) const {
+    std::string s = d.bdf.str() + " (" + d.id.str();
+    if (!d.driver.empty()) s += ", " + d.driver;
+    return s + ")";
+  }
+
+  // The BDF VF `index` of `pf` will have, from sriov_offset/stride (PCIe SR-IOV §3.3.10).
+  std::optional<Bdf> PredictVf(const PciDevice& pf, int index) const {
+    if (!pf.sriov || pf.sriov->offset < 0 || pf.sriov->stride < 0) return std::nullopt;
+    uint32_t rid = pf.bdf.routing_id() + pf.sriov->offset + index * pf.sriov->stride;
+    if (rid > 0xffff) return std::nullopt;
+    return Bdf::FromRoutingId(pf.bdf.domain, rid);
+  }
+
+  std::vector<Bdf> Resolve(const Selector& sel, const std::string& entry) {
+    std::vector<Bdf> out;
+    switch (sel.kind) {
+      case Selector::Kind::kBdf:
+        if (host_.Find(sel.bdf) || predicted_.count(sel.bdf)) out.push_back(sel.bdf);
+        else
+          Refuse(entry, "device " + sel.bdf.str() + " does not exist on this host",
+                 "check the BDF with `ptrec show` (or `lspci -D`)", sel.pos);
+        break;
+      case Selector::Kind::kInterface: {
+        auto it = std::find_if(host_.net_interfaces.begin(), host_.net_interfaces.end(),
+                               [&](const NetInterface& n) { return n.name == sel.interface; });
+        if (it != host_.net_interfaces.end() && it->bdf) {
+          out.push_back(*it->bdf);
+          break;
+        }
+        // A device ptrec took from the host has lost its interface; the ledger remembers it.
+        for (const auto& b : host_.ledger.bindings) {
+          if (std::find(b.interfaces.begin(), b.interfaces.end(), sel.interface) != b.interfaces.end()) {
+            out.push_back(b.bdf);
+            break;
+          }
+        }
+        if (out.empty())
+          Refuse(entry, "no PCI network interface named " + sel.interface + " on this host",
+                 "check the name with `ip link`, or select the device by BDF", sel.pos);
+        break;
+      }
+      case Selector::Kind::kId: {
+        for (const auto& d : host_.devices)
+          if (d.id == sel.id) out.push_back(d.bdf);
+        if (sel.index >= 0) {
+          if (static_cast<size_t>(sel.index) < out.size()) out = {out[sel.index]};
+          else {
+            Refuse(entry, "id " + sel.id.str() + " index " + std::to_string(sel.index) + " selects nothing: " +
+                              std::to_string(out.size()) + " device(s) match",
+                   "use an index below " + std::to_string(out.size()), sel.pos);
+            out.clear();
+          }
+        } else if (out.empty()) {
+          Refuse(entry, "no device with id " + sel.id.str() + " on this host",
+                 "check ids with `ptrec show` (or `lspci -nn`)", sel.pos);
+        }
+        break;
+      }
+    }
+    return out;
+  }
+
+  void AddWant(Bdf bdf, Want w) {
+    auto [it, inserted] = wants_.emplace(bdf, w);
+    if (inserted || it->second.driver == w.driver) return;
+    Refuse(bdf.str(),
+           bdf.str() + " is wanted on " + it->second.driver + " by " + it->second.entry + " (" +
+               it->second.pos.str() + ") and on " + w.driver + " by " + w.entry,
+           "keep one of the two entries", w.pos);
+  }
+
+  // Usage facts that forbid taking `bdf` from the host without force.
+  void CheckUsage(Bdf bdf, const std::string& entry, Force force, SourcePos pos, const char* verb) {
+    for (const auto& u : host_.usages) {
+      if (u.bdf != bdf) continue;
+      if (force == Force::kYes) {
+        Warn(bdf.str(), bdf.str() + " " + u.what + "; " + entry + " will " + verb + " it anyway (force: true)", {}, pos);
+        continue;
+      }
+      Refuse(bdf.str(), bdf.str() + " " + u.what + ": " + entry + " would " + verb + " it",
+             "pick another device, or set force: true on " + entry + " if the host can do without it",
+             pos);
+    }
+  }
+
+  // What goes away when `d` leaves its driver.
+  std::vector<std::string> Disruptions(const PciDevice& d) const {
+    std::vector<std::string> out;
+    for (const auto& n : d.net_interfaces) out.push_back("network interface " + n + " goes away");
+    for (const auto& b : d.block_devices) out.push_back("disk " + b + " goes away");
+    return out;
+  }
+
+  void PlanVfCounts() {
+    // First pass: predicted VF BDFs, so hide entries may name VFs this plan creates.
+    for (size_t i = 0; i < desired_.sriov.size(); ++i) {
+      const auto& spec = desired_.sriov[i];
+      if (spec.select.kind != Selector::Kind::kBdf) continue;
+      if (const PciDevice* pf = host_.Find(spec.select.bdf); pf && pf->is_pf())
+        for (int n = 0; n < spec.num_vfs; ++n)
+          if (auto vf = PredictVf(*pf, n)) predicted_[*vf] = VfRef{pf->bdf, n};
+    }
+    for (size_t i = 0; i < desired_.sriov.size(); ++i) {
+      const auto& spec = desired_.sriov[i];
+      std::string entry = "sriov[" + std::to_string(i) + "]";
+      for (Bdf bdf : Resolve(spec.select, entry)) {
+        const PciDevice* pf = host_.Find(bdf);
+        if (!pf) continue;
+        if (!pf->is_pf()) {
+          Refuse(entry, Describe(*pf) + " is not an SR-IOV physical function (it has no sriov_totalvfs)",
+                 "numVfs applies to PFs only; `ptrec show` lists each PF with its sriov_totalvfs",
+                 spec.pos);
+          continue;
+        }
+        if (!pf_counts_.emplace(bdf, spec.num_vfs).second) {
+          Refuse(entry, "PF " + bdf.str() + " is selected by more than one sriov entry",
+                 "keep one entry per PF", spec.pos);
+          continue;
+        }
+        if (spec.method == SriovMethod::kModuleParam) {
+          Refuse(entry, "method: module-param is not supported by this version of ptrec",
+                 "use method: sysfs (the default) where the driver supports sriov_numvfs", spec.pos);
+          continue;
+        }
+        PlanOnePf(*pf, spec, entry);
+      }
+    }
+    // Counts ptrec set earlier that the desired state no longer mentions go back.
+    for (const auto& v : host_.ledger.vf_counts) {
+      if (pf_counts_.count(v.pf)) continue;
+      const PciDevice* pf = host_.Find(v.pf);
+      if (!pf || !pf->sriov || pf->sriov->num_vfs == v.original_num_vfs) continue;
+      Action a;
+      a.kind = ActionKind::kSetNumVfs;
+      a.phase = Phase::kVfCount;
+      a.device = pf->bdf;
+      a.from_num_vfs = pf->sriov->num_vfs;
+      a.num_vfs = v.original_num_vfs;
+      a.before = std::to_string(a.from_num_vfs);
+      a.after = std::to_string(a.num_vfs);
+      a.reason = "no longer in the desired state: back to the count it had before ptrec";
+      for (Bdf vf : pf->vfs) AddVfDisruption(a, vf);
+      recreated_pfs_.insert(pf->bdf);
+      AddAction(std::move(a));
+    }
+  }
+
+  void AddVfDisruption(Action& a, Bdf vf) {
+    const PciDevice* d = host_.Find(vf);
+    if (!d) return;
+    std::string s = "VF " + vf.str();
+    if (!d->driver.empty()) s += " (" + d->driver + ")";
+    a.disrupts.push_back(s + " is removed");
+  }
+
+  void PlanOnePf(const PciDevice& pf, const SriovSpec& spec, const std::string& entry) {
+    int current = pf.sriov->num_vfs;
+    if (spec.num_vfs > pf.sriov->total_vfs) {
+      Refuse(entry,
+             "numVfs " + std::to_string(spec.num_vfs) + " exceeds sriov_totalvfs " +
+                 std::to_string(pf.sriov->total_vfs) + " of " + Describe(pf),
+             "set numVfs to at most " + std::to_string(pf.sriov->total_vfs), spec.pos);
+      return;
+    }
+    if (pf.driver.empty() && spec.num_vfs != current) {
+      Refuse(entry, "PF " + pf.bdf.str() + " has no driver bound: the kernel refuses sriov_numvfs without one (ENOENT)",
+             "bind the PF's own driver first (e.g. `ptrec apply` after removing it from hide)", spec.pos);
+      return;
+    }
+    bool recreate = spec.num_vfs != current;
+    if (recreate) {
+      Action a;
+      a.kind = ActionKind::kSetNumVfs;
+      a.phase = Phase::kVfCount;
+      a.device = pf.bdf;
+      a.from_num_vfs = current;
+      a.num_vfs = spec.num_vfs;
+      a.autoprobe_off = !spec.vf_driver.empty();
+      a.before = std::to_string(current);
+      a.after = std::to_string(spec.num_vfs);
+      a.reason = entry + " (" + spec.pos.str() + ") wants numVfs " + std::to_string(spec.num_vfs);
+      if (current != 0 && spec.num_vfs != 0)
+        a.reason += "; through 0, since the kernel refuses N -> M with both non-zero (EBUSY)";
+      if (a.autoprobe_off)
+        a.reason += "; VFs created with sriov_drivers_autoprobe=0 so no host driver takes them first";
+      for (Bdf vf : pf.vfs) {
+        AddVfDisruption(a, vf);
+        CheckUsage(vf, entry, spec.force, spec.pos, "remove");
+      }
+      if (current > 0) recreated_pfs_.insert(pf.bdf);
+      vf_count_action_[pf.bdf] = AddAction(std::move(a));
+    }
+    if (spec.vf_driver.empty()) return;
+    for (int n = 0; n < spec.num_vfs; ++n) {
+      Want w{spec.vf_driver, entry, spec.pos, spec.force, std::nullopt, ""};
+      Bdf bdf;
+      if (recreate) {
+        w.vf = VfRef{pf.bdf, n};
+        bdf = PredictVf(pf, n).value_or(pf.bdf);
+        if (!PredictVf(pf, n)) {
+          // Unknown layout: key the want by a synthetic slot so each VF stays distinct.
+          bdf = Bdf{0xffff, static_cast<uint8_t>(pf.bdf.bus), static_cast<uint8_t>(n >> 3), static_cast<uint8_t>(n & 7)};
+        }
+      } else {
+        if (static_cast<size_t>(n) >= pf.vfs.size()) continue;
+        bdf = pf.vfs[n];
+      }
+      AddWant(bdf, w);
+    }
+  }
+
+  void PlanHides() {
+    for (size_t i = 0; i < desired_.hide.size(); ++i) {
+      const auto& spec = desired_.hide[i];
+      std::string entry = "hide[" + std::to_string(i) + "]";
+      for (Bdf bdf : Resolve(spec.select, entry)) {
+        Want w{spec.driver, entry, spec.pos, spec.force, std::nullopt, ""};
+        if (auto p = predicted_.find(bdf); p != predicted_.end() && !host_.Find(bdf)) {
+          w.vf = p->second;
+        } else if (const PciDevice* d = host_.Find(bdf)) {
+          if (d->is_bridge()) {
+            Refuse(entry, Describe(*d) + " is a PCI bridge or port; bridges are not assigned to VMs",
+                   "select the endpoint devices behind it instead", spec.pos);
+            continue;
+          }
+          if (pf_counts_.count(bdf)) {
+            Refuse(entry, bdf.str() + " is hidden from the host by " + entry + " and given VFs by an sriov entry",
+                   "a PF is either the host's (with VFs) or hidden; drop one of the entries", spec.pos);
+            continue;
+          }
+          if (d->is_vf() && recreated_pfs_.count(*d->physfn)) {
+            auto it = pf_counts_.find(*d->physfn);
+            int count = it == pf_counts_.end() ? 0 : it->second;
+            if (d->vf_index >= count) {
+              Refuse(entry, bdf.str() + " will not exist: the VF count of its PF " + d->physfn->str() + " goes to " + std::to_string(count),
+                     "raise numVfs or drop this entry", spec.pos);
+              continue;
+            }
+            w.vf = VfRef{*d->physfn, d->vf_index};
+          }
+          if (spec.group == GroupPolicy::kInclude) include_groups_.insert(bdf);
+        }
+        AddWant(bdf, w);
+      }
+    }
+  }
+
+  void CheckGroupsAndSafety() {
+    std::set<std::string> no_iommu_reported;
+    std::vector<std::pair<Bdf, Want>> added;
+    for (const auto& [bdf, w] : wants_) {
+      if (w.driver != "vfio-pci") continue;
+      if (!host_.iommu_active) {
+        if (no_iommu_reported.insert(w.entry).second)
+          Refuse(w.entry, "no IOMMU is active on this host (sys/kernel/iommu_groups is empty): vfio-pci cannot take " + bdf.str(),
+                 "enable VT-d/AMD-Vi in the firmware and add intel_iommu=on (or amd_iommu=on) to the kernel command line, then reboot; or use driver: pci-stub",
+                 w.pos);
+        continue;
+      }
+      if (w.vf) continue;  // a VF created by this plan gets its own group from the kernel
+      const PciDevice* d = host_.Find(bdf);
+      if (!d) continue;
+      if (d->iommu_group < 0) {
+        Refuse(w.entry, bdf.str() + " is in no IOMMU group, so VFIO cannot use it", "check dmesg for DMAR/AMD-Vi errors about this device", w.pos);
+        continue;
+      }
+      std::vector<std::string> blockers;
+      auto group = host_.iommu_groups.find(d->iommu_group);
+      if (group == host_.iommu_groups.end()) continue;
+      for (Bdf m : group->second) {
+        if (m == bdf || wants_.count(m)) continue;
+        const PciDevice* md = host_.Find(m);
+        if (!md || DriverKeepsGroupViable(md->driver)) continue;
+        if (include_groups_.count(bdf) && !md->is_bridge()) {
+          Want extra = w;
+          extra.why = "IOMMU group " + std::to_string(d->iommu_group) + " of " + bdf.str() + " (group: include)";
+          added.emplace_back(m, extra);
+        } else {
+          blockers.push_back(m.str() + " (" + md->driver + ")");
+        }
+      }
+      if (!blockers.empty()) {
+        std::string list;
+        for (const auto& b : blockers) list += (list.empty() ? "" : ", ") + b;
+        Refuse(w.entry,
+               "IOMMU group " + std::to_string(d->iommu_group) + " of " + bdf.str() +
+                   " is not viable for VFIO: " + list + " still on a host driver",
+               "hide those devices too, or set group: include on " + w.entry, w.pos);
+      }
+    }
+    for (auto& [bdf, w] : added) AddWant(bdf, w);
+    for (const auto& [bdf, w] : wants_) {
+      const PciDevice* d = host_.Find(bdf);
+      if (!d || w.vf) continue;
+      if (d->driver == w.driver) continue;
+      CheckUsage(bdf, w.entry, w.force, w.pos, "take");
+      if (d->config_read && !d->msi && !d->msix)
+        Warn(bdf.str(), bdf.str() + " has neither MSI nor MSI-X: a VM can only use it with an exclusive legacy INTx line",
+             "prefer a device with MSI/MSI-X for passthrough", w.pos);
+    }
+  }
+
+  void PlanBindings() {
+    for (const auto& [bdf, w] : wants_) {
+      Action a;
+      a.kind = ActionKind::kBind;
+      a.phase = Phase::kBind;
+      a.driver = w.driver;
+      a.after = w.driver;
+      a.reason = w.entry + " (" + w.pos.str() + ") wants " + w.driver;
+      if (!w.why.empty()) a.reason += ": " + w.why;
+      if (w.vf) {
+        a.vf = w.vf;
+        a.device = bdf.domain == 0xffff ? w.vf->pf : bdf;
+        a.before = "(new VF)";
+        if (auto c = vf_count_action_.find(w.vf->pf); c != vf_count_action_.end()) a.deps.push_back(c->second);
+        AddAction(std::move(a));
+        continue;
+      }
+      const PciDevice* d = host_.Find(bdf);
+      if (!d) continue;
+      if (d->driver == w.driver && d->driver_override == w.driver) continue;
+      a.device = bdf;
+      a.before = DriverOrNone(d->driver);
+      if (d->driver == w.driver) a.reason += "; set driver_override so it stays there";
+      a.disrupts = Disruptions(*d);
+      AddAction(std::move(a));
+    }
+  }
+
+  void PlanReleases() {
+    for (const auto& b : host_.ledger.bindings) {
+      if (wants_.count(b.bdf)) continue;
+      const PciDevice* d = host_.Find(b.bdf);
+      if (!d) continue;  // gone (a VF removed since): nothing to give back
+      if (d->is_vf() && recreated_pfs_.count(*d->physfn)) continue;  // removed by this plan
+      if (d->driver != b.driver) {
+        Warn(b.bdf.str(), b.bdf.str() + " was bound to " + b.driver + " by ptrec but is on " + DriverOrNone(d->driver) +
+                              " now; ptrec leaves it as it is");
+        continue;
+      }
+      Action a;
+      a.kind = ActionKind::kRelease;
+      a.phase = Phase::kRelease;
+      a.device = b.bdf;
+      a.driver = b.original_driver;
+      a.driver_override = b.original_override;
+      a.before = b.driver;
+      a.after = DriverOrNone(b.original_driver);
+      a.reason = "no longer in the desired state: back to the driver it had before ptrec";
+      AddAction(std::move(a));
+    }
+  }
+
+  void PlanModules() {
+    std::map<std::string, int> loads;
+    for (size_t i = 0; i < plan_.actions.size(); ++i) {
+      const Action& a = plan_.actions[i];
+      if (a.kind != ActionKind::kBind || host_.loaded_drivers.count(a.driver)) continue;
+      auto it = loads.find(a.driver);
+      if (it == loads.end()) {
+        std::string module = ModuleOf(a.driver);
+        if (!host_.available_modules.count(module)) {
+          Refuse(a.driver, "driver " + a.driver + " is not loaded and module " + module +
+                               " is not in lib/modules/" + host_.kernel_release,
+                 "install the kernel package that ships " + module + ", or load it by hand");
+          loads[a.driver] = -1;
+          continue;
+        }
+        Action load;
+        load.kind = ActionKind::kLoadModule;
+        load.phase = Phase::kModules;
+        load.module = module;
+        load.before = "not loaded";
+        load.after = "loaded";
+        load.reason = "driver " + a.driver + " is needed and not loaded";
+        it = loads.emplace(a.driver, AddAction(std::move(load))).first;
+      }
+      if (it->second >= 0) plan_.actions[i].deps.push_back(it->second);
+    }
+  }
+
+  // Sorts by phase, then device, then kind, and renumbers ids and deps to match.
+  void Order() {
+    auto& acts = plan_.actions;
+    std::vector<int> order(acts.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+    std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+      const Action& a = acts[x];
+      const Action& b = acts[y];
+      if (a.phase != b.phase) return a.phase < b.phase;
+      if (a.module != b.module) return a.module < b.module;
+      Bdf ka = a.vf ? a.vf->pf : a.device, kb = b.vf ? b.vf->pf : b.device;
+      if (ka != kb) return ka < kb;
+      int ia = a.vf ? a.vf->index : -1, ib = b.vf ? b.vf->index : -1;
+      return ia < ib;
+    });
+    std::vector<int> new_id(acts.size());
+    for (size_t pos = 0; pos < order.size(); ++pos) new_id[order[pos]] = static_cast<int>(pos);
+    std::vector<Action> sorted;
+    sorted.reserve(acts.size());
+    for (int old : order) {
+      Action a = std::move(acts[old]);
+      a.id = new_id[old];
+      for (int& d : a.deps) d = new_id[d];
+      std::sort(a.deps.begin(), a.deps.end());
+      sorted.push_back(std::move(a));
+    }
+    acts = std::move(sorted);
+  }
+
+  const DesiredState& desired_;
+  const HostState& host_;
+  Plan plan_;
+  std::map<Bdf, Want> wants_;
+  std::map<Bdf, VfRef> predicted_;     // VFs the plan creates, by predicted BDF
+  std::map<Bdf, int> pf_counts_;       // PF -> wanted VF count
+  std::map<Bdf, int> vf_count_action_; // PF -> id of its kSetNumVfs action
+  std::set<Bdf> recreated_pfs_;        // PFs whose existing VFs this plan removes
+  std::set<Bdf> include_groups_;       // hidden devices with group: include
+};
+
+}  // namespace
+
+Plan ComputePlan(const DesiredState& desired, const HostState& host) {
+  return Planner(desired, host).Run();
+}
+
+}  // namespace ptrec

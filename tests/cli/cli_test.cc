@@ -1,0 +1,201 @@
+// End-to-end tests of the `ptrec` binary on sandbox hosts built from examples/hosts/, with the
+// simulated kernel. The only test that looks at this machine's /sys reads it (show), never writes.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "tests/support/run_ptrec.h"
+
+namespace ptrec::testing {
+namespace {
+
+using nlohmann::json;
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+// A sandbox host built from examples/hosts/NAME.yaml in a temp dir.
+struct Sandbox {
+  TempDir tmp;
+  std::string root = tmp / "host";
+  explicit Sandbox(const std::string& name) {
+    Run r = RunPtrec({"sandbox", "create", SourcePath("examples/hosts/" + name + ".yaml"), root});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  Run Plan(const std::string& desired, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args = {"plan", "-f", desired, "--root", root};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunPtrec(args);
+  }
+  Run Apply(const std::string& desired, std::vector<std::string> extra = {}) const {
+    std::vector<std::string> args = {"apply", "-f", desired, "--root", root, "--simulate", "--auto-approve"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return RunPtrec(args);
+  }
+  // driver of every device, from `show --json`.
+  std::map<std::string, std::string> Drivers() const {
+    Run r = RunPtrec({"show", "--json", "--root", root});
+    REQUIRE(r.exit_code == 0);
+    std::map<std::string, std::string> out;
+    json doc = json::parse(r.out);
+    for (const auto& d : doc["devices"]) out[d["bdf"]] = d["driver"];
+    return out;
+  }
+};
+
+const char* kEmptyDesired = "apiVersion: ptrec/v1\nkind: HostConfig\n";
+
+}  // namespace
+
+TEST_CASE("cli: show on this machine's /sys lists exactly the kernel's PCI devices", "[cli]") {
+  // Given the live /sys (read only), then show --json lists the BDFs of ls /sys/bus/pci/devices.
+  std::set<std::string> expected;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/sys/bus/pci/devices", ec))
+    expected.insert(e.path().filename().string());
+  Run r = RunPtrec({"show", "--json"});
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::set<std::string> listed;
+  json doc = json::parse(r.out);
+  for (const auto& d : doc["devices"]) listed.insert(d["bdf"].get<std::string>());
+  CHECK(listed == expected);
+}
+
+TEST_CASE("cli: plan, apply and a second apply on every example", "[cli]") {
+  // Given each example host and its desired state, then plan says changes pending (exit 2),
+  // apply --simulate succeeds, and a second plan is empty (exit 0).
+  auto [host, desired] = GENERATE(table<std::string, std::string>({
+      {"dual-82576", "examples/82576-vfs.yaml"},
+      {"dual-82576", "examples/82576-hide-port.yaml"},
+      {"bcm5720-shared-group", "examples/bcm5720-hide-group.yaml"},
+      {"bcm57810-bnx2x", "examples/bcm57810-vfs.yaml"},
+  }));
+  INFO(host << " + " << desired);
+  Sandbox box(host);
+  Run plan = box.Plan(SourcePath(desired));
+  INFO(plan.out << plan.err);
+  CHECK(plan.exit_code == 2);
+  Run apply = box.Apply(SourcePath(desired));
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  Run again = box.Plan(SourcePath(desired));
+  INFO(again.out);
+  CHECK(again.exit_code == 0);
+  CHECK_THAT(again.out, Catch::Contains("No changes"));
+}
+
+TEST_CASE("cli: removing everything from the desired state gives the host back", "[cli]") {
+  // Given the 82576 host after applying VFs + a hidden port, when the desired state is empty,
+  // then apply restores every driver and VF count as it was before ptrec.
+  Sandbox box("dual-82576");
+  auto before = box.Drivers();
+  REQUIRE(box.Apply(SourcePath("examples/82576-vfs.yaml")).exit_code == 0);
+  REQUIRE(box.Drivers() != before);
+  WriteText(box.tmp / "empty.yaml", kEmptyDesired);
+  Run plan = box.Plan(box.tmp / "empty.yaml");
+  CHECK(plan.exit_code == 2);
+  Run apply = box.Apply(box.tmp / "empty.yaml");
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  CHECK(box.Drivers() == before);
+  CHECK(box.Plan(box.tmp / "empty.yaml").exit_code == 0);
+}
+
+TEST_CASE("cli: a saved plan applies, and a stale one is refused", "[cli]") {
+  Sandbox box("dual-82576");
+  std::string plan_file = box.tmp / "plan.json";
+  REQUIRE(box.Plan(SourcePath("examples/82576-hide-port.yaml"), {"-out", plan_file}).exit_code == 2);
+  SECTION("fresh") {
+    Run r = RunPtrec({"apply", plan_file, "--root", box.root, "--simulate", "--auto-approve"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(box.Drivers()["0000:03:00.1"] == "vfio-pci");
+  }
+  SECTION("stale: the host changed after planning") {
+    REQUIRE(box.Apply(SourcePath("examples/82576-vfs.yaml")).exit_code == 0);
+    Run r = RunPtrec({"apply", plan_file, "--root", box.root, "--simulate", "--auto-approve"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("stale"));
+  }
+}
+
+TEST_CASE("cli: a failure mid-apply rolls the whole run back", "[cli]") {
+  // Given vfio-pci's probe fails on the simulated kernel, when the VFs are created and bound,
+  // then apply exits 1, says it rolled back, and every driver and count is as before.
+  Sandbox box("dual-82576");
+  auto before = box.Drivers();
+  WriteText(box.root + "/.ptrec-sim.yaml", "faults:\n  - match: vfio-pci\n    errno: EIO\n    after: 2\n");
+  Run r = box.Apply(SourcePath("examples/82576-vfs.yaml"));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Catch::Contains("undone"));
+  CHECK(box.Drivers() == before);
+  std::filesystem::remove(box.root + "/.ptrec-sim.yaml");
+  CHECK(box.Plan(SourcePath("examples/82576-vfs.yaml")).exit_code == 2);
+}
+
+TEST_CASE("cli: sandboxes need --simulate, and --simulate refuses the live host", "[cli]") {
+  Sandbox box("dual-82576");
+  Run r = RunPtrec({"apply", "-f", SourcePath("examples/82576-hide-port.yaml"), "--root", box.root, "--auto-approve"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("--simulate"));
+  Run live = RunPtrec({"apply", "-f", SourcePath("examples/82576-hide-port.yaml"), "--simulate", "--auto-approve"});
+  CHECK(live.exit_code == 1);
+  CHECK_THAT(live.err, Catch::Contains("live"));
+}
+
+TEST_CASE("cli: refusals exit 1 and change nothing", "[cli]") {
+  // Given the management NIC carries the default route, when it is hidden without force,
+  // then plan and apply exit 1 and name the reason.
+  Sandbox box("dual-82576");
+  WriteText(box.tmp / "mgmt.yaml", std::string(kEmptyDesired) + "hide:\n  - device: \"0000:00:19.0\"\n");
+  Run plan = box.Plan(box.tmp / "mgmt.yaml");
+  CHECK(plan.exit_code == 1);
+  CHECK_THAT(plan.out, Catch::Contains("default route"));
+  auto before = box.Drivers();
+  CHECK(box.Apply(box.tmp / "mgmt.yaml").exit_code == 1);
+  CHECK(box.Drivers() == before);
+}
+
+TEST_CASE("cli: bad YAML names file, line and column and exits 1", "[cli]") {
+  TempDir tmp;
+  WriteText(tmp / "bad.yaml", std::string(kEmptyDesired) + "sriov:\n  - device: \"0000:03:00.0\"\n    numVfs: four\n");
+  Run r = RunPtrec({"validate", "-f", tmp / "bad.yaml"});
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.err, Catch::Contains("bad.yaml:5:13"));
+}
+
+TEST_CASE("cli: plan --json carries format_version and the actions", "[cli]") {
+  Sandbox box("dual-82576");
+  Run r = box.Plan(SourcePath("examples/82576-hide-port.yaml"), {"--json"});
+  REQUIRE(r.exit_code == 2);
+  json j = json::parse(r.out);
+  CHECK(j["format_version"] == 1);
+  CHECK(j["kind"] == "plan");
+  REQUIRE(j["actions"].size() == 1);
+  CHECK(j["actions"][0]["device"] == "0000:03:00.1");
+  CHECK(j["actions"][0]["after"] == "vfio-pci");
+}
+
+TEST_CASE("cli: a snapshot plans like the host it was taken from", "[cli]") {
+  // Given a sandbox host, when snapshotted, then plan --json on both gives the same actions.
+  Sandbox box("bcm5720-shared-group");
+  std::string snap = box.tmp / "snap";
+  Run s = RunPtrec({"snapshot", "--root", box.root, "--out", snap});
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  std::string desired = SourcePath("examples/bcm5720-hide-group.yaml");
+  Run a = RunPtrec({"plan", "--json", "-f", desired, "--root", box.root});
+  Run b = RunPtrec({"plan", "--json", "-f", desired, "--root", snap});
+  json ja = json::parse(a.out), jb = json::parse(b.out);
+  CHECK(ja["actions"] == jb["actions"]);
+  CHECK(ja["fingerprint"] == jb["fingerprint"]);
+}
+
+}  // namespace ptrec::testing
