@@ -122,6 +122,19 @@ bool Plan::reboot_required() const {
                      [](const Action& a) { return a.reboot_required; });
 }
 
+std::string ModuleName(std::string_view name) {
+  std::string m(name);
+  std::replace(m.begin(), m.end(), '-', '_');
+  return m;
+}
+
+std::string_view ModuleFileName(std::string_view path) {
+  path = path.substr(0, path.find(':'));  // modules.dep: "path: deps"
+  size_t slash = path.rfind('/');
+  if (slash != std::string_view::npos) path.remove_prefix(slash + 1);
+  return path.substr(0, path.find(".ko"));
+}
+
 const char* ActionKindName(ActionKind kind) {
   switch (kind) {
     case ActionKind::kLoadModule: return "load_module";

@@ -13,6 +13,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -129,7 +130,9 @@ struct PciDevice {
   int vf_index = -1;            ///< VF number n (the PF's virtfn<n>); -1 for non-VFs
   std::vector<Bdf> vfs;         ///< a PF's existing VFs, index order
   std::vector<std::string> net_interfaces;  ///< names under .../net/
-  std::vector<std::string> block_devices;   ///< whole disks under this function, e.g. "nvme0n1"
+  std::vector<std::string> block_devices;   ///< disks this function carries, e.g. "sda", or a
+                                            ///< multipath NVMe head "nvme0n1" and its hidden
+                                            ///< per-controller path "nvme0c0n1"
   bool msi = false;             ///< MSI capability (id 0x05) in config space
   bool msix = false;            ///< MSI-X capability (id 0x11) in config space
   bool config_read = false;     ///< false when `config` was unreadable: msi/msix unknown
@@ -278,6 +281,15 @@ struct Plan {
   bool has_changes() const { return !actions.empty(); }
   bool reboot_required() const;
 };
+
+/// The kernel module name for a driver or module file name: '-' read as '_', as kmod compares
+/// them ("vfio-pci" -> "vfio_pci"). Module names in sys/module always use '_'.
+std::string ModuleName(std::string_view name);
+
+/// The module file name in a modules.dep or modules.builtin path, without directory or .ko*
+/// suffix: "kernel/drivers/vfio/pci/vfio-pci.ko.xz" -> "vfio-pci" (a module's PCI driver is
+/// usually named like its file).
+std::string_view ModuleFileName(std::string_view path);
 
 const char* ActionKindName(ActionKind kind);  ///< "load_module", "set_num_vfs", "bind", "release"
 const char* PhaseName(Phase phase);            ///< "modules", "release", "vf_count", "bind"

@@ -7,13 +7,6 @@
 namespace ptrec {
 namespace {
 
-// Module names use '_' where driver names use '-' (driver vfio-pci is module vfio_pci).
-std::string ModuleOf(std::string_view driver) {
-  std::string m(driver);
-  std::replace(m.begin(), m.end(), '-', '_');
-  return m;
-}
-
 // Drivers that leave an IOMMU group viable for VFIO. Since Linux 5.19 a group may be claimed
 // by user space only while no device in it is bound to a driver that uses the kernel's DMA API:
 // pci_dma_configure() calls iommu_device_use_default_domain() unless the driver sets
@@ -343,12 +336,14 @@ class Planner {
       for (Bdf m : group->second) {
         if (m == bdf || wants_.count(m)) continue;
         const PciDevice* md = host_.Find(m);
-        if (!md || DriverKeepsGroupViable(md->driver)) continue;
+        if (!md) continue;
+        // group: include wants every endpoint of the group on the driver, whatever it is on
+        // now, so that the next plan still counts them as wanted (and never gives them back).
         if (include_groups_.count(bdf) && !md->is_bridge()) {
           Want extra = w;
           extra.why = "IOMMU group " + std::to_string(d->iommu_group) + " of " + bdf.str() + " (group: include)";
           added.emplace_back(m, extra);
-        } else {
+        } else if (!DriverKeepsGroupViable(md->driver)) {
           blockers.push_back(m.str() + " (" + md->driver + ")");
         }
       }
@@ -432,7 +427,7 @@ class Planner {
       if (a.kind != ActionKind::kBind || host_.loaded_drivers.count(a.driver)) continue;
       auto it = loads.find(a.driver);
       if (it == loads.end()) {
-        std::string module = ModuleOf(a.driver);
+        std::string module = ModuleName(a.driver);
         if (!host_.available_modules.count(module)) {
           Refuse(a.driver, "driver " + a.driver + " is not loaded and module " + module +
                                " is not in lib/modules/" + host_.kernel_release,

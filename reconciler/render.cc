@@ -43,7 +43,7 @@ std::string WhatChanges(const Action& a) {
 
 std::string RenderHost(const HostState& host, Color color) {
   Palette p(color);
-  std::string out = fmt::format("{:<13} {:<6} {:<10} {:<10} {:<9} {:>5} {:>4}  {:<22} {:<16} {}\n", "BDF", "CLASS",
+  std::string out = fmt::format("{:<13} {:<6} {:<10} {:<12} {:<12} {:>5} {:>4}  {:<22} {:<16} {}\n", "BDF", "CLASS",
                                 "ID", "DRIVER", "OVERRIDE", "GROUP", "NUMA", "SR-IOV", "INTERFACES", "IRQ");
   for (const auto& d : host.devices) {
     std::string sriov = "-";
@@ -53,8 +53,8 @@ std::string RenderHost(const HostState& host, Color color) {
     for (const auto& n : d.net_interfaces) ifaces += (ifaces.empty() ? "" : ",") + n;
     for (const auto& b : d.block_devices) ifaces += (ifaces.empty() ? "" : ",") + b;
     std::string irq = !d.config_read ? "?" : d.msix ? (d.msi ? "msi,msix" : "msix") : d.msi ? "msi" : "intx";
-    out += fmt::format("{:<13} {:04x}   {:<10} {:<10} {:<9} {:>5} {:>4}  {:<22} {:<16} {}\n", d.bdf.str(),
-                       d.class_code >> 8, d.id.str(), Dash(d.driver), Dash(d.driver_override),
+    out += fmt::format("{:<13} {:<6} {:<10} {:<12} {:<12} {:>5} {:>4}  {:<22} {:<16} {}\n", d.bdf.str(),
+                       fmt::format("{:04x}", d.class_code >> 8), d.id.str(), Dash(d.driver), Dash(d.driver_override),
                        d.iommu_group < 0 ? std::string("-") : std::to_string(d.iommu_group),
                        d.numa_node < 0 ? std::string("-") : std::to_string(d.numa_node), sriov, Dash(ifaces), irq);
   }

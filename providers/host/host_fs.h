@@ -44,6 +44,8 @@ class HostFs {
   /// Writes \a data to the existing attribute \a path with one write(2), as `echo` does to
   /// sysfs: no O_CREAT, no truncation semantics beyond the kernel's. The kernel's errno comes
   /// back in Error::sys_errno (EBUSY -> kBusy, ENODEV/ENOENT -> kNotFound, EINVAL -> kInvalid).
+  /// An empty \a data is a no-op in sysfs (fs/sysfs/file.c sysfs_kf_write returns early): to
+  /// clear an attribute such as driver_override, write "\n".
   virtual Result<void> WriteAttribute(const std::string& path, std::string_view data) = 0;
 
   /// Replaces regular file \a path atomically: temp file in the same directory, fsync, rename;

@@ -44,13 +44,6 @@ std::optional<Bdf> ParentFromDir(std::string_view dir) {
   return Bdf::Parse(paths::Basename(up));
 }
 
-// Module names use '_' where driver names often use '-' (vfio-pci is module vfio_pci).
-std::string ModuleName(std::string_view name) {
-  std::string out(name);
-  std::replace(out.begin(), out.end(), '-', '_');
-  return out;
-}
-
 // Adds the module names (basename without .ko*) listed in modules.dep / modules.builtin
 // to \a out when they are in \a wanted.
 void CollectModules(std::string_view text, const std::set<std::string>& wanted,
@@ -61,10 +54,7 @@ void CollectModules(std::string_view text, const std::set<std::string>& wanted,
     if (eol == std::string_view::npos) eol = text.size();
     std::string_view line = text.substr(pos, eol - pos);
     pos = eol + 1;
-    line = line.substr(0, line.find(':'));  // modules.dep: "kernel/.../vfio-pci.ko.xz: deps"
-    std::string_view base = paths::Basename(line);
-    base = base.substr(0, base.find(".ko"));
-    std::string name = ModuleName(base);
+    std::string name = ModuleName(ModuleFileName(line));
     if (wanted.count(name)) out.insert(name);
   }
 }
@@ -99,6 +89,29 @@ void ObserveIommu(const HostFs& fs, HostState& host) {
   host.iommu_active = !host.iommu_groups.empty() || !host.iommu_units.empty();
 }
 
+// The PCI functions behind a disk, from its sys/block link target. Most disks sit below their
+// controller ("../devices/pci0000:00/0000:00:1f.2/ata1/.../block/sda"). A multipath NVMe head
+// (the default of Debian's kernels, nvme_core.multipath=Y) sits under
+// "../devices/virtual/nvme-subsystem/nvme-subsysN/nvme0n1" instead; the subsystem directory links
+// to each controller of the subsystem (drivers/nvme/host/core.c nvme_init_subsystem:
+// sysfs_create_link(&subsys->dev.kobj, &ctrl->device->kobj, ...)), and each controller is below
+// its PCI function. A disk reached through two controllers belongs to both.
+std::vector<Bdf> DiskControllers(const HostFs& fs, std::string_view link) {
+  if (auto bdf = DeepestBdfInPath(link)) return {*bdf};
+  std::string dir = CanonicalDeviceDir(link);
+  size_t cut = dir.rfind('/');
+  if (cut == std::string::npos || dir.find("/nvme-subsystem/") == std::string::npos) return {};
+  std::string subsys = dir.substr(0, cut);
+  std::vector<Bdf> out;
+  for (const auto& entry : fs.ListDir(subsys).value_or(std::vector<std::string>{})) {
+    if (!entry.starts_with("nvme")) continue;
+    auto ctrl = fs.ReadLink(subsys + "/" + entry);
+    if (!ctrl) continue;  // namespace heads are directories, controllers are links
+    if (auto bdf = DeepestBdfInPath(*ctrl)) out.push_back(*bdf);
+  }
+  return out;
+}
+
 // Gives VFs their index and links devices to their IOMMU group, network interfaces and disks.
 void LinkDevices(const HostFs& fs, HostState& host) {
   std::unordered_map<Bdf, PciDevice*> by_bdf;
@@ -114,8 +127,8 @@ void LinkDevices(const HostFs& fs, HostState& host) {
     for (const auto& disk : *disks) {
       auto link = fs.ReadLink(paths::BlockDev(disk));
       if (!link) continue;
-      if (auto bdf = DeepestBdfInPath(*link))
-        if (auto it = by_bdf.find(*bdf); it != by_bdf.end()) it->second->block_devices.push_back(disk);
+      for (Bdf bdf : DiskControllers(fs, *link))
+        if (auto it = by_bdf.find(bdf); it != by_bdf.end()) it->second->block_devices.push_back(disk);
     }
   }
 }

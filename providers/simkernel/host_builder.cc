@@ -205,10 +205,10 @@ std::string Inet6Row(const uint8_t* addr, int ifindex, int plen, int scope, int 
 
 // A block device below a PCI function and the names it answers to.
 struct Disk {
-  std::string name;        ///< "nvme0n1", "sda"
+  std::string name;  ///< "nvme0n1", "sda"
   const DeviceSpec* dev;
   int partitions = 0;
-  std::string part_prefix; ///< "nvme0n1p" or "sda"
+  std::string part_prefix;  ///< "nvme0n1p" or "sda"
 };
 
 std::optional<Disk> DiskOf(const std::string& name, const DeviceSpec* dev) {
@@ -223,8 +223,7 @@ std::optional<Disk> DiskOf(const std::string& name, const DeviceSpec* dev) {
 // it is not on that disk.
 int PartitionOf(const std::string& source, const Disk& disk) {
   if (source == disk.name) return 0;
-  if (source.rfind(disk.part_prefix, 0) != 0 || source.size() == disk.part_prefix.size())
-    return -1;
+  if (source.rfind(disk.part_prefix, 0) != 0 || source.size() == disk.part_prefix.size()) return -1;
   std::string rest = source.substr(disk.part_prefix.size());
   if (!std::all_of(rest.begin(), rest.end(), ::isdigit) || rest.size() > 3) return -1;
   return std::stoi(rest);
@@ -271,9 +270,9 @@ bool IsVfio(const std::string& driver) { return driver.find("vfio") != std::stri
 
 // Everything BuildHost derives from the spec before writing.
 struct Layout {
-  std::map<Bdf, const DeviceSpec*> devices;      // BDF order
-  std::map<Bdf, std::string> dirs;               // canonical dirs
-  std::map<Bdf, int> groups;                     // final IOMMU groups
+  std::map<Bdf, const DeviceSpec*> devices;                // BDF order
+  std::map<Bdf, std::string> dirs;                         // canonical dirs
+  std::map<Bdf, int> groups;                               // final IOMMU groups
   std::map<std::string, const ModuleSpec*> driver_module;  // present drivers
   std::vector<Disk> disks;
   std::map<std::string, const DeviceSpec*> ifaces;
@@ -292,9 +291,11 @@ Result<Layout> Check(const HostSpec& spec) {
     }
   }
   for (const auto& d : spec.devices)
-    if (!l.devices.emplace(d.bdf, &d).second) return Invalid("device " + d.bdf.str() + " listed twice");
+    if (!l.devices.emplace(d.bdf, &d).second)
+      return Invalid("device " + d.bdf.str() + " listed twice");
 
-  std::function<Result<std::string>(Bdf, int)> dir_of = [&](Bdf bdf, int depth) -> Result<std::string> {
+  std::function<Result<std::string>(Bdf, int)> dir_of = [&](Bdf bdf,
+                                                            int depth) -> Result<std::string> {
     if (auto it = l.dirs.find(bdf); it != l.dirs.end()) return it->second;
     const DeviceSpec& d = *l.devices.at(bdf);
     std::string dir;
@@ -348,8 +349,9 @@ Result<Layout> Check(const HostSpec& spec) {
       if (d->driver.empty())
         return Invalid("device " + bdf.str() + ": disk " + name + " needs a bound driver");
       auto disk = DiskOf(name, d);
-      if (!disk) return Invalid("device " + bdf.str() + ": disk name " + name +
-                                " is neither nvmeXnY nor sdX");
+      if (!disk)
+        return Invalid("device " + bdf.str() + ": disk name " + name +
+                       " is neither nvmeXnY nor sdX");
       disk->partitions = d->partitions;
       for (const auto& other : l.disks)
         if (other.name == name) return Invalid("disk " + name + " listed twice");
@@ -374,7 +376,8 @@ Result<Layout> Check(const HostSpec& spec) {
     if (it == l.ifaces.end())
       return Invalid("default route on unknown interface " + spec.network.default_route);
     if (!it->second->net_up)
-      return Invalid("default route on interface " + spec.network.default_route + ", which is down");
+      return Invalid("default route on interface " + spec.network.default_route +
+                     ", which is down");
     bool has_v4 = false;
     if (auto a = spec.network.addresses.find(spec.network.default_route);
         a != spec.network.addresses.end())
@@ -383,8 +386,8 @@ Result<Layout> Check(const HostSpec& spec) {
       return Invalid("default route on interface " + spec.network.default_route +
                      ", which has no IPv4 address");
   }
-  if (uint8_t gw[4]; !spec.network.gateway.empty() &&
-                     ::inet_pton(AF_INET, spec.network.gateway.c_str(), gw) != 1)
+  if (uint8_t gw[4];
+      !spec.network.gateway.empty() && ::inet_pton(AF_INET, spec.network.gateway.c_str(), gw) != 1)
     return Invalid("gateway " + spec.network.gateway + " is not an IPv4 address");
   return l;
 }
@@ -409,9 +412,12 @@ class Build {
  private:
   std::string IommuUnit() const {
     switch (spec_.iommu) {
-      case HostSpec::Iommu::kIntel: return "dmar0";
-      case HostSpec::Iommu::kAmd: return "ivhd0";
-      case HostSpec::Iommu::kNone: break;
+      case HostSpec::Iommu::kIntel:
+        return "dmar0";
+      case HostSpec::Iommu::kAmd:
+        return "ivhd0";
+      case HostSpec::Iommu::kNone:
+        break;
     }
     return "";
   }
@@ -419,7 +425,8 @@ class Build {
   std::string GroupType() const {
     if (!spec_.iommu_domain_type.empty()) return spec_.iommu_domain_type;
     // iommu=pt / iommu.passthrough=1: identity default domains (drivers/iommu/iommu.c).
-    bool pt = CmdlineHas(spec_.cmdline, "iommu=pt") || CmdlineHas(spec_.cmdline, "iommu.passthrough=1");
+    bool pt =
+        CmdlineHas(spec_.cmdline, "iommu=pt") || CmdlineHas(spec_.cmdline, "iommu.passthrough=1");
     return pt ? "identity" : "DMA";
   }
 
@@ -444,13 +451,16 @@ class Build {
     if (!IommuUnit().empty()) {
       std::string unit = "sys/devices/virtual/iommu/" + IommuUnit();
       w_.Dir(unit + "/devices");
+      w_.Dir(unit + (spec_.iommu == HostSpec::Iommu::kIntel ? "/intel-iommu" : "/amd-iommu"));
       w_.File(unit + "/uevent", "", 0644);
+      w_.Link(unit + "/subsystem", paths::ClassIommu());
       w_.Link(paths::ClassIommu() + "/" + IommuUnit(), unit);
     }
   }
 
   void Modules() {
-    std::string dep, builtin, alias = "# Aliases extracted from modules themselves.\n", builtin_alias;
+    std::string dep, builtin, alias = "# Aliases extracted from modules themselves.\n",
+                              builtin_alias;
     std::string proc_modules;
     bool vfio = false;
     for (const auto& m : spec_.modules) {
@@ -468,6 +478,17 @@ class Build {
       if (!m.loaded && !m.builtin) continue;
       if (m.name == "vfio" || m.name == "vfio_pci") vfio = true;
       std::string dir = paths::Modules() + "/" + m.name;
+      // A built-in module has a sys/module entry only when it has parameters (kernel/params.c
+      // param_sysfs_builtin), and module_add_driver() links a driver only to an existing one:
+      // a built-in pcieport has neither sys/module/pcieport nor drivers/pcieport/module.
+      const bool has_entry = !m.builtin || !m.parameters.empty();
+      if (!m.driver.empty()) {
+        std::string drv = paths::PciDriver(m.driver);
+        w_.Dir(drv);
+        for (const char* attr : {"bind", "unbind", "new_id", "remove_id", "uevent"})
+          w_.File(paths::PciDriverAttr(m.driver, attr), "", 0200);
+      }
+      if (!has_entry) continue;
       w_.Dir(dir);
       if (!m.builtin) {
         // Loadable modules only (kernel/module/sysfs.c): builtin ones have no initstate/refcnt.
@@ -483,11 +504,8 @@ class Build {
       }
       if (m.driver.empty()) continue;
       // drivers/base/module.c module_add_driver(): sys/module/M/drivers/pci:D and the driver's
-      // `module` link, for loadable and (through mod_name) built-in drivers alike.
+      // `module` link.
       std::string drv = paths::PciDriver(m.driver);
-      w_.Dir(drv);
-      for (const char* attr : {"bind", "unbind", "new_id", "remove_id", "uevent"})
-        w_.File(paths::PciDriverAttr(m.driver, attr), "", 0200);
       w_.Link(paths::PciDriverAttr(m.driver, "module"), dir);
       w_.Dir(dir + "/drivers");
       w_.Link(dir + "/drivers/pci:" + m.driver, drv);
@@ -503,6 +521,7 @@ class Build {
     if (vfio) {
       w_.Dir("dev/vfio");
       w_.File("dev/vfio/vfio", "", 0666);
+      w_.Dir("sys/class/vfio");
     }
   }
 
@@ -514,14 +533,16 @@ class Build {
     for (const auto& [bdf, d] : l_.devices) {
       int last_bus = bdf.bus;
       if (d->sriov && d->sriov->total_vfs > 0) {
-        uint32_t rid = bdf.routing_id() + static_cast<uint32_t>(
-                           d->sriov->offset + (d->sriov->total_vfs - 1) * d->sriov->stride);
+        uint32_t rid =
+            bdf.routing_id() +
+            static_cast<uint32_t>(d->sriov->offset + (d->sriov->total_vfs - 1) * d->sriov->stride);
         last_bus = static_cast<int>(std::min<uint32_t>(rid >> 8, 0xff));
       }
       for (std::optional<Bdf> up = d->parent; up; up = l_.devices.at(*up)->parent) {
         auto [it, fresh] = bus_range.try_emplace(*up, bdf.bus, last_bus);
         if (!fresh) {
-          if (l_.devices.at(bdf)->parent == *up) it->second.first = std::min(it->second.first, int{bdf.bus});
+          if (l_.devices.at(bdf)->parent == *up)
+            it->second.first = std::min(it->second.first, int{bdf.bus});
           it->second.second = std::max(it->second.second, last_bus);
         }
       }
@@ -534,64 +555,75 @@ class Build {
     // Parents before children: shorter canonical paths first.
     std::vector<Bdf> order;
     for (const auto& [bdf, d] : l_.devices) order.push_back(bdf);
-    std::stable_sort(order.begin(), order.end(), [&](Bdf a, Bdf b) {
-      return l_.dirs.at(a).size() < l_.dirs.at(b).size();
+    std::stable_sort(order.begin(), order.end(),
+                     [&](Bdf a, Bdf b) { return l_.dirs.at(a).size() < l_.dirs.at(b).size(); });
+    for (Bdf bdf : order)
+      if (auto g = l_.groups.find(bdf); g != l_.groups.end() && IsVfio(l_.devices.at(bdf)->driver))
+        vfio_groups.insert(g->second);
+    // Devices in parallel: each writes its own directory and links; shared directories (a
+    // bridge's, an IOMMU group's) are created idempotently.
+    std::vector<std::optional<Error>> errors(order.size());
+    internal::ParallelFor(order.size(), [&](size_t index) {
+      Writer w{w_.w};
+      WriteDevice(w, order[index], per_slot, bus_range, per_node, group_type, unit);
+      errors[index] = w.error;
     });
-    for (Bdf bdf : order) {
-      const DeviceSpec& d = *l_.devices.at(bdf);
-      internal::FunctionAttrs f;
-      f.bdf = bdf;
-      f.dir = l_.dirs.at(bdf);
-      f.id = d.id;
-      f.subsystem = (d.subsystem.vendor || d.subsystem.device) ? d.subsystem : d.id;
-      f.class_code = d.class_code;
-      f.revision = d.revision;
-      f.bridge = IsBridgeClass(d.class_code);
-      f.multifunction = per_slot[{bdf.domain, bdf.bus, bdf.device}] > 1;
-      if (auto r = bus_range.find(bdf); r != bus_range.end()) {
-        f.secondary_bus = static_cast<uint8_t>(r->second.first);
-        f.subordinate_bus = static_cast<uint8_t>(r->second.second);
-      }
-      f.msi = d.msi;
-      f.msix = d.msix;
-      f.pcie = d.pcie;
-      f.numa_node = d.numa_node;
-      f.irq = d.irq;
-      if (d.numa_node >= 0) {
-        f.local_cpus = internal::CpuMask(d.numa_node * per_node, per_node, spec_.cpus);
-        f.local_cpulist = internal::CpuList(d.numa_node * per_node, per_node);
-      } else {
-        f.local_cpus = internal::CpuMask(0, spec_.cpus, spec_.cpus);
-        f.local_cpulist = internal::CpuList(0, spec_.cpus);
-      }
-      f.enabled = !d.driver.empty() && !IsVfio(d.driver) && d.driver != "pci-stub";
-      if (d.sriov) {
-        internal::SriovAttrs s;
-        s.total_vfs = d.sriov->total_vfs;
-        s.vf_device = d.sriov->vf_device;
-        s.offset = d.sriov->offset;
-        s.stride = d.sriov->stride;
-        s.drivers_autoprobe = d.sriov->drivers_autoprobe;
-        f.sriov = s;
-      }
-      w_.Check(internal::WriteFunction(w_.w, f));
-      if (!d.driver_override.empty())
-        w_.File(f.dir + "/driver_override", d.driver_override + "\n", 0644);
-      if (!d.driver.empty()) w_.Check(internal::LinkDriver(w_.w, bdf, f.dir, d.driver));
-      if (auto g = l_.groups.find(bdf); g != l_.groups.end()) {
-        w_.Check(internal::AddToIommuGroup(w_.w, bdf, f.dir, g->second, group_type, unit));
-        w_.Link("sys/devices/virtual/iommu/" + unit + "/devices/" + bdf.str(), f.dir);
-        if (IsVfio(d.driver)) vfio_groups.insert(g->second);
-      }
+    for (auto& e : errors)
+      if (e && !w_.error) w_.error = e;
+    for (int g : vfio_groups) w_.Check(internal::AddVfioGroup(w_.w, g));
+  }
+
+  void WriteDevice(Writer& w, Bdf bdf, const std::map<std::tuple<int, int, int>, int>& per_slot,
+                   const std::map<Bdf, std::pair<int, int>>& bus_range, int per_node,
+                   const std::string& group_type, const std::string& unit) const {
+    const DeviceSpec& d = *l_.devices.at(bdf);
+    internal::FunctionAttrs f;
+    f.bdf = bdf;
+    f.dir = l_.dirs.at(bdf);
+    f.id = d.id;
+    f.subsystem = (d.subsystem.vendor || d.subsystem.device) ? d.subsystem : d.id;
+    f.class_code = d.class_code;
+    f.revision = d.revision;
+    f.bridge = IsBridgeClass(d.class_code);
+    f.multifunction = per_slot.at({bdf.domain, bdf.bus, bdf.device}) > 1;
+    if (auto r = bus_range.find(bdf); r != bus_range.end()) {
+      f.secondary_bus = static_cast<uint8_t>(r->second.first);
+      f.subordinate_bus = static_cast<uint8_t>(r->second.second);
     }
-    for (int g : vfio_groups) {
-      w_.Dir("dev/vfio");
-      w_.File(paths::DevVfioGroup(g), "", 0600);
+    f.msi = d.msi;
+    f.msix = d.msix;
+    f.pcie = d.pcie;
+    f.numa_node = d.numa_node;
+    f.irq = d.irq;
+    if (d.numa_node >= 0) {
+      f.local_cpus = internal::CpuMask(d.numa_node * per_node, per_node, spec_.cpus);
+      f.local_cpulist = internal::CpuList(d.numa_node * per_node, per_node);
+    } else {
+      f.local_cpus = internal::CpuMask(0, spec_.cpus, spec_.cpus);
+      f.local_cpulist = internal::CpuList(0, spec_.cpus);
+    }
+    f.enabled = !d.driver.empty() && !IsVfio(d.driver) && d.driver != "pci-stub";
+    if (d.sriov) {
+      internal::SriovAttrs s;
+      s.total_vfs = d.sriov->total_vfs;
+      s.vf_device = d.sriov->vf_device;
+      s.offset = d.sriov->offset;
+      s.stride = d.sriov->stride;
+      s.drivers_autoprobe = d.sriov->drivers_autoprobe;
+      f.sriov = s;
+    }
+    w.Check(internal::WriteFunction(w.w, f));
+    if (!d.driver_override.empty())
+      w.File(f.dir + "/driver_override", d.driver_override + "\n", 0644);
+    if (!d.driver.empty()) w.Check(internal::LinkDriver(w.w, bdf, f.dir, d.driver));
+    if (auto g = l_.groups.find(bdf); g != l_.groups.end()) {
+      w.Check(internal::AddToIommuGroup(w.w, bdf, f.dir, g->second, group_type, unit));
+      w.Link("sys/devices/virtual/iommu/" + unit + "/devices/" + bdf.str(), f.dir);
     }
   }
 
-  void NetDir(const std::string& dir, const std::string& name, int ifindex,
-              const std::string& mac, const char* flags, const char* operstate, int mtu, int type,
+  void NetDir(const std::string& dir, const std::string& name, int ifindex, const std::string& mac,
+              const char* flags, const char* operstate, int mtu, int type,
               const std::string& device_dir) {
     w_.Dir(dir);
     w_.File(dir + "/address", mac + "\n");
@@ -602,16 +634,20 @@ class Build {
     w_.File(dir + "/iflink", std::to_string(ifindex) + "\n");
     w_.File(dir + "/mtu", std::to_string(mtu) + "\n", 0644);
     w_.File(dir + "/operstate", std::string(operstate) + "\n");
+    // carrier of a down interface reads EINVAL (net/core/net-sysfs.c carrier_show); a file
+    // cannot fail its read, so it is left out.
+    if (std::string_view(operstate) == "up") w_.File(dir + "/carrier", "1\n", 0644);
     w_.File(dir + "/type", std::to_string(type) + "\n");
-    w_.File(dir + "/uevent", "INTERFACE=" + name + "\nIFINDEX=" + std::to_string(ifindex) + "\n", 0644);
+    w_.File(dir + "/uevent", "INTERFACE=" + name + "\nIFINDEX=" + std::to_string(ifindex) + "\n",
+            0644);
     w_.Link(dir + "/subsystem", paths::ClassNet());
     if (!device_dir.empty()) w_.Link(dir + "/device", device_dir);
     w_.Link(paths::ClassNet() + "/" + name, dir);
   }
 
   void Network() {
-    NetDir("sys/devices/virtual/net/lo", "lo", 1, "00:00:00:00:00:00", "0x9", "unknown", 65536,
-           772, "");
+    NetDir("sys/devices/virtual/net/lo", "lo", 1, "00:00:00:00:00:00", "0x9", "unknown", 65536, 772,
+           "");
     int ifindex = 2;
     for (const auto& [bdf, d] : l_.devices) {
       if (d->net_interface.empty()) continue;
@@ -619,8 +655,7 @@ class Build {
       ifindex_[d->net_interface] = index;
       // IFF_UP|IFF_BROADCAST|IFF_MULTICAST = 0x1003; without IFF_UP 0x1002.
       NetDir(l_.dirs.at(bdf) + "/net/" + d->net_interface, d->net_interface, index, Mac(*d),
-             d->net_up ? "0x1003" : "0x1002", d->net_up ? "up" : "down", 1500, 1,
-             l_.dirs.at(bdf));
+             d->net_up ? "0x1003" : "0x1002", d->net_up ? "up" : "down", 1500, 1, l_.dirs.at(bdf));
     }
   }
 
@@ -645,6 +680,10 @@ class Build {
   }
 
   void Block() {
+    // drivers/nvme/host/multipath.c: the module parameter nvme_core.multipath (default Y).
+    const bool multipath = !CmdlineHas(spec_.cmdline, "nvme_core.multipath=N") &&
+                           !CmdlineHas(spec_.cmdline, "nvme_core.multipath=n") &&
+                           !CmdlineHas(spec_.cmdline, "nvme_core.multipath=0");
     int nvme_minor = 0;
     int ata_port = 1;
     for (const auto& disk : l_.disks) {
@@ -652,19 +691,54 @@ class Build {
       std::string dir;
       int major = 0, minor = 0;
       if (disk.name.rfind("nvme", 0) == 0) {
-        // drivers/nvme/host/core.c: nvme/nvmeX/nvmeXnY, block dev_t from the extended range
-        // (major 259, BLOCK_EXT_MAJOR), partitions next to it.
-        std::string ctrl = disk.name.substr(0, disk.name.find('n', 4));
+        // drivers/nvme/host: the controller nvme/nvmeX under the PCI function; with native
+        // multipath (CONFIG_NVME_MULTIPATH=y, as Debian builds it) the namespace's block device
+        // nvmeXnY hangs off the subsystem, sys/devices/virtual/nvme-subsystem/nvme-subsysX, and
+        // the controller holds the hidden per-path disk nvmeXcXnY. dev_t from the extended range
+        // (259 = BLOCK_EXT_MAJOR), partitions next to the disk.
+        size_t n = disk.name.find('n', 4);
+        std::string ctrl = disk.name.substr(0, n);
+        std::string index = ctrl.substr(4);
         std::string ctrl_dir = dev_dir + "/nvme/" + ctrl;
         w_.Dir(ctrl_dir);
         w_.File(ctrl_dir + "/state", "live\n");
         w_.File(ctrl_dir + "/model", "SIMULATED NVMe SSD\n");
+        w_.File(ctrl_dir + "/transport", "pcie\n");
+        w_.File(ctrl_dir + "/address", disk.dev->bdf.str() + "\n");
         w_.Link(ctrl_dir + "/device", dev_dir);
+        w_.Dir("sys/class/nvme");
         w_.Link("sys/class/nvme/" + ctrl, ctrl_dir);
-        dir = ctrl_dir + "/" + disk.name;
+        if (!multipath) {
+          // nvme_core.multipath=N: the namespace is a plain disk under its controller.
+          dir = ctrl_dir + "/" + disk.name;
+          major = 259;
+          minor = nvme_minor;
+          nvme_minor += 1 + disk.partitions;
+          BlockNode(dir, disk.name, major, minor, 0);
+          w_.Link(dir + "/device", ctrl_dir);
+          w_.Link(paths::BlockDev(disk.name), dir);
+          for (int p = 1; p <= disk.partitions; ++p) {
+            std::string part = disk.part_prefix + std::to_string(p);
+            BlockNode(dir + "/" + part, part, major, minor + p, p);
+          }
+          continue;
+        }
+        std::string subsys = "sys/devices/virtual/nvme-subsystem/nvme-subsys" + index;
+        w_.Dir(subsys);
+        w_.File(subsys + "/subsysnqn", "nqn.2014.08.org.nvmexpress:sim" + index + "\n");
+        w_.Link(subsys + "/" + ctrl, ctrl_dir);
+        w_.Dir("sys/class/nvme-subsystem");
+        w_.Link("sys/class/nvme-subsystem/nvme-subsys" + index, subsys);
+        dir = subsys + "/" + disk.name;
         major = 259;
         minor = nvme_minor;
         nvme_minor += 1 + disk.partitions;
+        BlockNode(dir, disk.name, major, minor, 0);
+        w_.Link(dir + "/device", subsys);
+        std::string path_disk = "nvme" + index + "c" + index + disk.name.substr(n);
+        BlockNode(ctrl_dir + "/" + path_disk, path_disk, major, nvme_minor++, 0);
+        w_.Link(ctrl_dir + "/" + path_disk + "/device", ctrl_dir);
+        w_.Link(paths::BlockDev(path_disk), ctrl_dir + "/" + path_disk);
       } else {
         // drivers/ata + scsi: ataN/hostM/targetM:0:0/M:0:0:0/block/sdX, sd majors 8:16*n.
         int host = disk.name[2] - 'a';
@@ -675,8 +749,9 @@ class Build {
         dir = scsi + "/block/" + disk.name;
         major = 8;
         minor = host * 16;
+        BlockNode(dir, disk.name, major, minor, 0);
+        w_.Link(dir + "/device", scsi);
       }
-      BlockNode(dir, disk.name, major, minor, 0);
       w_.Link(paths::BlockDev(disk.name), dir);
       for (int p = 1; p <= disk.partitions; ++p) {
         std::string part = disk.part_prefix + std::to_string(p);
@@ -720,15 +795,15 @@ class Build {
           Address net = NetworkOf(a);
           if (a.family == AF_INET) {
             uint32_t mask_host = a.prefix ? ~uint32_t{0} << (32 - a.prefix) : 0;
-            uint8_t mask_bytes[4] = {static_cast<uint8_t>(mask_host >> 24),
-                                     static_cast<uint8_t>(mask_host >> 16),
-                                     static_cast<uint8_t>(mask_host >> 8),
-                                     static_cast<uint8_t>(mask_host)};
+            uint8_t mask_bytes[4] = {
+                static_cast<uint8_t>(mask_host >> 24), static_cast<uint8_t>(mask_host >> 16),
+                static_cast<uint8_t>(mask_host >> 8), static_cast<uint8_t>(mask_host)};
             uint32_t order = (uint32_t{net.bytes[0]} << 24) | (uint32_t{net.bytes[1]} << 16) |
                              (uint32_t{net.bytes[2]} << 8) | net.bytes[3];
             // RTF_UP
-            rows.push_back({order, a.prefix,
-                            RouteRow(name, Be32AsHost(net.bytes), 0, 0x0001, Be32AsHost(mask_bytes))});
+            rows.push_back(
+                {order, a.prefix,
+                 RouteRow(name, Be32AsHost(net.bytes), 0, 0x0001, Be32AsHost(mask_bytes))});
             if (default_here && !v4_default_done) {
               v4_default_done = true;
               uint8_t gw[4];
@@ -758,9 +833,11 @@ class Build {
       return a.order != b.order ? a.order < b.order : a.plen < b.plen;
     });
     char header[160];
-    std::snprintf(header, sizeof header, "%-127s\n",
-                  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT");
-    std::string route = header;
+    std::snprintf(
+        header, sizeof header, "%-127s\n",
+        "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT");
+    // fib_route_seq_start(): no IPv4 route at all -> no main table -> not even the header.
+    std::string route = rows.empty() ? std::string() : std::string(header);
     for (const auto& r : rows) route += r.text;
     w_.File(paths::ProcNetRoute(), route);
     w_.File(paths::ProcNetIpv6Route(), route6);
@@ -823,7 +900,9 @@ Result<void> BuildHost(const HostSpec& spec, const std::string& out_dir) {
     return Fail(Code::kRefused, "build host: " + out_dir + " holds a live sysfs", out_dir);
   if (exists) {
     DIR* dir = ::opendir(out_dir.c_str());
-    if (!dir) return Fail(CodeFromErrno(errno), "build host: " + out_dir + ": " + std::strerror(errno), out_dir, errno);
+    if (!dir)
+      return Fail(CodeFromErrno(errno), "build host: " + out_dir + ": " + std::strerror(errno),
+                  out_dir, errno);
     bool empty = true;
     while (dirent* e = ::readdir(dir))
       if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) empty = false;

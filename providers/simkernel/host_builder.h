@@ -41,16 +41,16 @@ struct DeviceSpec {
   /// Upstream bridge (root port, switch port). nullopt: the function sits on a root bus and its
   /// directory is sys/devices/pciDDDD:BB/BDF. Otherwise it nests in the parent's directory.
   std::optional<Bdf> parent;
-  PciId id;                   ///< vendor:device
-  PciId subsystem;            ///< subsystem vendor:device; {0,0} = same as \a id
-  uint32_t class_code = 0;    ///< 24-bit class, e.g. 0x020000; 0x0604xx makes a bridge
+  PciId id;                 ///< vendor:device
+  PciId subsystem;          ///< subsystem vendor:device; {0,0} = same as \a id
+  uint32_t class_code = 0;  ///< 24-bit class, e.g. 0x020000; 0x0604xx makes a bridge
   uint8_t revision = 0x01;
-  std::string driver;         ///< bound driver at boot ("igb"); "" = none
-  std::string driver_override;///< "" = (null)
+  std::string driver;           ///< bound driver at boot ("igb"); "" = none
+  std::string driver_override;  ///< "" = (null)
   /// IOMMU group. -1: a fresh group is assigned when the host has an IOMMU (none otherwise).
   /// Setting one on a host without IOMMU is an error.
   int iommu_group = -1;
-  int numa_node = -1;         ///< -1 = no affinity (local_cpus = every CPU)
+  int numa_node = -1;  ///< -1 = no affinity (local_cpus = every CPU)
   int irq = 0;
   bool msi = false;           ///< MSI capability (0x05) in config space
   bool msix = false;          ///< MSI-X capability (0x11)
@@ -64,29 +64,35 @@ struct DeviceSpec {
     int total_vfs = 0;
     int num_vfs = 0;
     uint16_t vf_device = 0;
-    int offset = 0;           ///< routing-id offset of VF 0
+    int offset = 0;  ///< routing-id offset of VF 0
     int stride = 1;
     bool drivers_autoprobe = true;
   };
   std::optional<Sriov> sriov;
-  /// Whole disks below this controller: "nvme0n1" (nvme/nvme0/nvme0n1, dev 259:N) or "sda"
-  /// (ataN/hostN/targetN:0:0/N:0:0:0/block/sda, dev 8:0). Partitions come from \a partitions
-  /// and from mounts that name them ("sda2").
+  /// Whole disks below this controller: "nvme0n1" or "sda". Partitions come from
+  /// \a partitions and from mounts that name them ("sda2", "nvme0n1p2").
+  ///  - NVMe, native multipath (the kernel default, Debian's build; as the e2e reference dump
+  ///    shows): controller BDF/nvme/nvme0 with the hidden path disk nvme0c0n1, namespace disk
+  ///    sys/block/nvme0n1 -> ../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1 (dev 259:0,
+  ///    partitions 259:1...), nvme-subsys0/nvme0 -> the controller. With
+  ///    "nvme_core.multipath=N" on the cmdline: BDF/nvme/nvme0/nvme0n1 directly.
+  ///  - SATA: BDF/ataN/hostM/targetM:0:0/M:0:0:0/block/sdX (dev 8:16*M).
   std::vector<std::string> block_devices;
-  int partitions = 0;         ///< partitions per disk at least (mounts may ask for more)
+  int partitions = 0;  ///< partitions per disk at least (mounts may ask for more)
 };
 
 /// A kernel module: modules.dep/modules.builtin entry, aliases, and the PCI driver it registers.
 struct ModuleSpec {
-  std::string name;           ///< module name, '_' form: "vfio_pci"
-  std::string driver;         ///< PCI driver it registers ("vfio-pci"); "" = none
-  bool loaded = true;         ///< in sys/module with its driver under sys/bus/pci/drivers
-  bool builtin = false;       ///< built into the kernel (modules.builtin); implies present
-  std::vector<PciId> pci_ids; ///< static id table -> "alias pci:v0000VVVVd0000DDDDsv*sd*bc*sc*i* NAME"
+  std::string name;      ///< module name, '_' form: "vfio_pci"
+  std::string driver;    ///< PCI driver it registers ("vfio-pci"); "" = none
+  bool loaded = true;    ///< in sys/module with its driver under sys/bus/pci/drivers
+  bool builtin = false;  ///< built into the kernel (modules.builtin); implies present
+  std::vector<PciId>
+      pci_ids;  ///< static id table -> "alias pci:v0000VVVVd0000DDDDsv*sd*bc*sc*i* NAME"
   std::vector<std::string> aliases;  ///< extra raw alias patterns, "pci:v*d*sv*sd*bc06sc04i00*"
   bool sriov_configure = false;      ///< driver has .sriov_configure (sysfs sriov_numvfs works)
   std::map<std::string, std::string> parameters;  ///< sys/module/NAME/parameters/P contents
-  std::string path;           ///< .ko path in modules.dep; "" = a typical one for the name
+  std::string path;  ///< .ko path in modules.dep; "" = a typical one for the name
 };
 
 /// Addresses and the default route, for proc/net/*.
@@ -99,8 +105,8 @@ struct NetworkSpec {
 
 /// One mount for proc/self/mountinfo.
 struct MountSpec {
-  std::string source;         ///< partition or disk ("sda2", "nvme0n1p2") or a pseudo fs name
-  std::string target;         ///< "/", "/boot"
+  std::string source;  ///< partition or disk ("sda2", "nvme0n1p2") or a pseudo fs name
+  std::string target;  ///< "/", "/boot"
   std::string fstype = "ext4";
   std::string options = "rw,relatime";
 };
@@ -110,7 +116,7 @@ struct HostSpec {
   enum class Iommu { kNone, kIntel, kAmd };
 
   std::string release = "6.1.0-28-amd64";  ///< proc/sys/kernel/osrelease, lib/modules/RELEASE
-  std::string cmdline;                      ///< proc/cmdline (without newline)
+  std::string cmdline;                     ///< proc/cmdline (without newline)
   Iommu iommu = Iommu::kNone;
   /// IOMMU group `type`; "" = "identity" when cmdline has iommu=pt, else "DMA".
   std::string iommu_domain_type;
@@ -120,7 +126,7 @@ struct HostSpec {
   std::vector<DeviceSpec> devices;
   NetworkSpec network;
   std::vector<MountSpec> mounts;
-  SimOptions sim;             ///< written to .ptrec-sim.yaml (plus drivers without sriov_configure)
+  SimOptions sim;  ///< written to .ptrec-sim.yaml (plus drivers without sriov_configure)
 
   /// Appends a device and returns it for more settings; one call per device:
   ///   spec.AddDevice("0000:03:00.0", "8086:10c9", 0x020000, "igb").msix = true;

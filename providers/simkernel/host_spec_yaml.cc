@@ -18,10 +18,10 @@ class Parser {
 
   std::unexpected<Error> Bad(const YAML::Node& node, const std::string& msg) const {
     const YAML::Mark m = node.Mark();
-    return Fail(Code::kInvalid,
-                name_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) +
-                    ": " + msg,
-                name_);
+    return Fail(
+        Code::kInvalid,
+        name_ + ":" + std::to_string(m.line + 1) + ":" + std::to_string(m.column + 1) + ": " + msg,
+        name_);
   }
 
   Result<std::string> Str(const YAML::Node& n, const char* what) const {
@@ -63,7 +63,9 @@ class Parser {
     auto s = Str(n, what);
     if (!s) return std::unexpected(s.error());
     auto bdf = Bdf::Parse(*s);
-    if (!bdf) return Bad(n, std::string(what) + " must be a PCI address like 0000:03:00.0, not '" + *s + "'");
+    if (!bdf)
+      return Bad(n,
+                 std::string(what) + " must be a PCI address like 0000:03:00.0, not '" + *s + "'");
     return *bdf;
   }
 
@@ -71,7 +73,8 @@ class Parser {
     auto s = Str(n, what);
     if (!s) return std::unexpected(s.error());
     auto id = PciId::Parse(*s);
-    if (!id) return Bad(n, std::string(what) + " must be vendor:device like 8086:10c9, not '" + *s + "'");
+    if (!id)
+      return Bad(n, std::string(what) + " must be vendor:device like 8086:10c9, not '" + *s + "'");
     return *id;
   }
 
@@ -102,11 +105,11 @@ class Parser {
 };
 
 // Assigns the parsed value or returns its error from the enclosing function.
-#define PTREC_TRY_SET(target, expr)              \
-  do {                                           \
-    auto ptrec_v = (expr);                       \
+#define PTREC_TRY_SET(target, expr)                        \
+  do {                                                     \
+    auto ptrec_v = (expr);                                 \
     if (!ptrec_v) return std::unexpected(ptrec_v.error()); \
-    target = std::move(*ptrec_v);                \
+    target = std::move(*ptrec_v);                          \
   } while (0)
 
 Result<ModuleSpec> Parser::Module(const YAML::Node& n) const {
@@ -214,7 +217,8 @@ Result<DeviceSpec> Parser::Device(const YAML::Node& n) const {
       }
       if (d.net_interface.empty()) return Bad(v, "net needs a name");
     } else if (key == "sriov") {
-      if (!v.IsMap()) return Bad(v, "sriov must be a mapping {total_vfs, vf_device, offset, stride}");
+      if (!v.IsMap())
+        return Bad(v, "sriov must be a mapping {total_vfs, vf_device, offset, stride}");
       DeviceSpec::Sriov s;
       for (const auto& f : v) {
         const std::string k = f.first.Scalar();
@@ -375,7 +379,8 @@ Result<HostSpec> ParseHostSpec(const std::string& yaml, const std::string& name)
 
 Result<HostSpec> LoadHostSpec(const std::string& yaml_path) {
   std::ifstream in(yaml_path);
-  if (!in) return Fail(Code::kNotFound, "host spec " + yaml_path + ": cannot open", yaml_path, ENOENT);
+  if (!in)
+    return Fail(Code::kNotFound, "host spec " + yaml_path + ": cannot open", yaml_path, ENOENT);
   std::stringstream text;
   text << in.rdbuf();
   return ParseHostSpec(text.str(), yaml_path);

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "providers/host/sysfs_paths.h"
+#include "reconciler/model.h"
 #include "providers/simkernel/sim_tree.h"
 
 namespace ptrec::sim {
@@ -63,7 +64,8 @@ int KstrToUll(std::string_view s, unsigned long long* out) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   unsigned base = 10;
   if (!s.empty() && s[0] == '0') {
-    if (s.size() > 2 && (s[1] == 'x' || s[1] == 'X') && std::isxdigit(static_cast<unsigned char>(s[2]))) {
+    if (s.size() > 2 && (s[1] == 'x' || s[1] == 'X') &&
+        std::isxdigit(static_cast<unsigned char>(s[2]))) {
       base = 16;
       s.remove_prefix(2);
     } else {
@@ -112,13 +114,22 @@ int KstrToBool(std::string_view s, bool* out) {
   s = AsCString(s);
   if (s.empty()) return -EINVAL;
   switch (s[0]) {
-    case 'y': case 'Y': case 't': case 'T': case '1':
+    case 'y':
+    case 'Y':
+    case 't':
+    case 'T':
+    case '1':
       *out = true;
       return 0;
-    case 'n': case 'N': case 'f': case 'F': case '0':
+    case 'n':
+    case 'N':
+    case 'f':
+    case 'F':
+    case '0':
       *out = false;
       return 0;
-    case 'o': case 'O':
+    case 'o':
+    case 'O':
       if (s.size() > 1 && (s[1] == 'n' || s[1] == 'N')) {
         *out = true;
         return 0;
@@ -203,7 +214,8 @@ struct SimKernelFs::Ctx {
 
 Result<std::unique_ptr<SimKernelFs>> SimKernelFs::Open(const std::string& root) {
   if (IsLiveSysfs(root))
-    return Fail(Code::kRefused, "refusing to simulate a kernel over the live sysfs of " + root, root);
+    return Fail(Code::kRefused, "refusing to simulate a kernel over the live sysfs of " + root,
+                root);
   RealHostFs probe(root);
   if (!probe.Exists("sys"))
     return Fail(Code::kNotFound, "no simulated host at " + root + " (missing sys/)", root);
@@ -219,11 +231,17 @@ Result<std::unique_ptr<SimKernelFs>> SimKernelFs::Open(const std::string& root) 
 }
 
 SimKernelFs::SimKernelFs(std::string root, SimOptions options)
-    : real_(root), tree_(std::make_unique<internal::TreeWriter>(root)), options_(std::move(options)) {
+    : real_(root),
+      tree_(std::make_unique<internal::TreeWriter>(root)),
+      options_(std::move(options)) {
   char buf[PATH_MAX];
   if (::realpath(root.c_str(), buf)) canonical_root_ = buf;
   // Never model writes over the running kernel: the root "/" or any mounted sysfs.
-  live_ = canonical_root_.empty() || canonical_root_ == "/" || IsLiveSysfs(root);
+  struct stat st {};
+  bool sys_is_dir = ::lstat((canonical_root_ + "/sys").c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  // A sys/ that is a symlink could lead writes out of the root: refuse it like a live one.
+  live_ = canonical_root_.empty() || canonical_root_ == "/" || IsLiveSysfs(root) ||
+          (::lstat((canonical_root_ + "/sys").c_str(), &st) == 0 && !sys_is_dir);
   for (auto& f : options_.faults) faults_.push_back(Fault{f});
   LoadDynIds();
 }
@@ -299,8 +317,8 @@ Result<void> SimKernelFs::WriteFileAtomic(const std::string& path, std::string_v
   if (live_) {
     result = Fail(Code::kRefused, "refusing writes: " + root() + " is a live sysfs", path);
   } else if (IsKernelPath(path)) {
-    result = Fail(Code::kPermission, "simulated kernel does not model writes to " + path, path,
-                  EACCES);
+    result =
+        Fail(Code::kPermission, "simulated kernel does not model writes to " + path, path, EACCES);
   } else if (int err = PathFault({path}); err) {
     result = std::unexpected(WriteError(path, path, err));
   } else {
@@ -316,8 +334,8 @@ Result<void> SimKernelFs::RemoveFile(const std::string& path) {
   if (live_) {
     result = Fail(Code::kRefused, "refusing writes: " + root() + " is a live sysfs", path);
   } else if (IsKernelPath(path)) {
-    result = Fail(Code::kPermission, "simulated kernel does not model removing " + path, path,
-                  EACCES);
+    result =
+        Fail(Code::kPermission, "simulated kernel does not model removing " + path, path, EACCES);
   } else if (int err = PathFault({path}); err) {
     result = std::unexpected(WriteError(path, path, err));
   } else {
@@ -351,8 +369,8 @@ Result<void> SimKernelFs::Dispatch(const std::string& path, std::string_view dat
   char buf[PATH_MAX];
   if (!::realpath(abs_dir.c_str(), buf)) {
     int err = errno;
-    return std::unexpected(Error{CodeFromErrno(err), "open " + *abs + ": " + std::strerror(err),
-                                 path, err});
+    return std::unexpected(
+        Error{CodeFromErrno(err), "open " + *abs + ": " + std::strerror(err), path, err});
   }
   std::string canon = buf;
   if (!StartsWith(canon, canonical_root_ + "/")) return not_modeled();
@@ -361,9 +379,12 @@ Result<void> SimKernelFs::Dispatch(const std::string& path, std::string_view dat
   std::string canon_attr = dir + "/" + std::string(attr);
   if (::lstat(tree_->Abs(canon_attr).c_str(), &st) != 0) {
     int err = errno;
-    return std::unexpected(Error{CodeFromErrno(err), "open " + *abs + ": " + std::strerror(err),
-                                 path, err});
+    return std::unexpected(
+        Error{CodeFromErrno(err), "open " + *abs + ": " + std::strerror(err), path, err});
   }
+  // fs/sysfs/file.c sysfs_kf_write(): "if (!count) return 0;" -- an empty write never reaches
+  // the attribute's store(). `echo > attr` writes "\n"; a bare open+truncate writes nothing.
+  if (data.empty()) return {};
   if (int err = PathFault({path, canon_attr}); err)
     return std::unexpected(WriteError(*abs, path, err));
 
@@ -392,8 +413,8 @@ int SimKernelFs::DeviceAttr(Bdf bdf, const std::string& dir, std::string_view at
   return kNotModeled;
 }
 
-int SimKernelFs::DriverAttr(const std::string& driver, std::string_view attr,
-                            std::string_view data, Ctx& ctx) {
+int SimKernelFs::DriverAttr(const std::string& driver, std::string_view attr, std::string_view data,
+                            Ctx& ctx) {
   if (attr == "bind" || attr == "unbind") {
     // drivers/base/bus.c bind_store / unbind_store: bus_find_device_by_name, then for bind
     // driver_match_device -> device_driver_attach; for unbind dev->driver == drv.
@@ -427,8 +448,7 @@ int SimKernelFs::BusAttr(std::string_view attr, std::string_view data, Ctx& ctx)
     // bus.c drivers_autoprobe_store: '0' disables, anything else enables.
     std::string_view s = AsCString(data);
     bool on = s.empty() || s[0] != '0';
-    return tree_->WriteFile(PciBusDir() + "/drivers_autoprobe", on ? "1\n" : "0\n", 0644) ? 0
-                                                                                           : EIO;
+    return tree_->WriteFile(PciBusDir() + "/drivers_autoprobe", on ? "1\n" : "0\n", 0644) ? 0 : EIO;
   }
   if (attr == "rescan") {
     // drivers/pci/pci-sysfs.c rescan_store: kstrtoul; a rescan finds nothing new here because
@@ -488,7 +508,8 @@ int SimKernelFs::WriteNumVfs(Bdf pf, const std::string& dir, std::string_view da
     return 0;
   }
   if (current != 0) {
-    Log("pci " + pf.str() + ": " + std::to_string(current) +
+    // pci_warn() names the bound driver: "nvme 0000:03:00.0: 2 VFs already enabled. ..."
+    Log(driver + " " + pf.str() + ": " + std::to_string(current) +
         " VFs already enabled. Disable before enabling " + std::to_string(num_vfs) + " VFs");
     return EBUSY;
   }
@@ -508,7 +529,7 @@ int SimKernelFs::NewId(const std::string& driver, std::string_view data, Ctx& ct
   if (fields != 7) {
     // A device with these ids that the driver already matches -> EEXIST. The fake pci_dev has
     // 16-bit subsystem ids, so PCI_ANY_ID becomes 0xffff there.
-    DeviceIds ids{id.vendor, id.device, id.subvendor & 0xffff, id.subdevice & 0xffff,
+    DeviceIds ids{id.vendor,     id.device, id.subvendor & 0xffff, id.subdevice & 0xffff,
                   id.class_code, {}};
     ids.modalias = internal::Modalias(
         PciId{static_cast<uint16_t>(ids.vendor), static_cast<uint16_t>(ids.device)},
@@ -520,7 +541,8 @@ int SimKernelFs::NewId(const std::string& driver, std::string_view data, Ctx& ct
   }
   dynids_.push_back(id);
   SaveDynIds();
-  Log(driver + ": new_id " + PciId{static_cast<uint16_t>(id.vendor), static_cast<uint16_t>(id.device)}.str());
+  Log(driver + ": new_id " +
+      PciId{static_cast<uint16_t>(id.vendor), static_cast<uint16_t>(id.device)}.str());
   // pci_add_dynid() -> driver_attach(): every unbound device the driver now matches is probed;
   // probe failures are ignored.
   auto names = real_.ListDir(paths::PciDevices());
@@ -609,7 +631,8 @@ void SimKernelFs::LoadAliases() {
       if (space == std::string_view::npos) continue;
       std::string_view pattern = line.substr(0, space);
       if (!StartsWith(pattern, "pci:")) continue;  // vfio_pci:..., acpi*: never a PCI modalias
-      aliases_.push_back(Alias{std::string(pattern), std::string(TrimRight(line.substr(space + 1)))});
+      aliases_.push_back(
+          Alias{std::string(pattern), std::string(TrimRight(line.substr(space + 1)))});
     }
   }
 }
@@ -742,11 +765,7 @@ int SimKernelFs::Probe(Bdf bdf, const std::string& dir, const std::string& drive
   // pci_enable_device() in the host drivers' probe; vfio-pci enables on open, pci-stub never.
   bool enables = !IsVfioDriver(driver) && driver != "pci-stub";
   if (enables) (void)tree_->WriteFile(dir + "/enable", "1\n", 0644);
-  if (IsVfioDriver(driver)) {
-    int group = IommuGroupOf(dir);
-    (void)tree_->MakeDirs("dev/vfio");
-    (void)tree_->WriteFile(paths::DevVfioGroup(group), "", 0600);
-  }
+  if (IsVfioDriver(driver)) (void)internal::AddVfioGroup(*tree_, IommuGroupOf(dir));
   RestoreChildren(bdf, dir, driver);
   Log(driver + " " + bdf.str() + ": bound");
   return 0;
@@ -772,7 +791,7 @@ void SimKernelFs::Unbind(Bdf bdf, const std::string& dir, const std::string& dri
         if (!other_dir.empty() && IsVfioDriver(CurrentDriver(other_dir))) still_used = true;
       }
     }
-    if (!still_used && group >= 0) (void)tree_->Remove(paths::DevVfioGroup(group));
+    if (!still_used && group >= 0) internal::RemoveVfioGroup(*tree_, group);
   }
   Log(driver + " " + bdf.str() + ": unbound");
 }
@@ -780,6 +799,56 @@ void SimKernelFs::Unbind(Bdf bdf, const std::string& dir, const std::string& dri
 // ---------------------------------------------------------------------------------------------
 // SR-IOV
 // ---------------------------------------------------------------------------------------------
+
+Result<void> SimKernelFs::LoadModule(const std::string& module) {
+  Ctx ctx;
+  {
+    std::lock_guard lock(mu_);
+    if (live_) return Fail(Code::kRefused, "refusing to simulate modprobe over a live sysfs", root());
+    const std::string dir = paths::Modules() + "/" + module;
+    if (real_.Exists(dir + "/initstate")) return {};
+    std::string release(TrimRight(ReadAttr(paths::ProcOsRelease())));
+    // modules.dep lines are "kernel/drivers/vfio/pci/vfio-pci.ko.xz: deps"; modules.builtin
+    // lines are the path alone. Module names compare with '-' read as '_' (kmod does the same).
+    auto find = [&](const char* file) -> std::string {
+      std::string text = ReadAttr(paths::LibModulesFile(release, file));
+      size_t start = 0;
+      while (start < text.size()) {
+        size_t end = text.find('\n', start);
+        if (end == std::string::npos) end = text.size();
+        std::string line = text.substr(start, end - start);
+        start = end + 1;
+        std::string_view base = ModuleFileName(line);
+        if (ModuleName(base) == module) return std::string(base);
+      }
+      return {};
+    };
+    if (!find("modules.builtin").empty()) return {};
+    std::string driver = find("modules.dep");
+    if (driver.empty())
+      return Fail(Code::kNotFound, "modprobe: FATAL: Module " + module + " not found in directory /lib/modules/" + release);
+    auto& w = *tree_;
+    if (auto ok = w.MakeDirs(dir + "/drivers"); !ok) return ok;
+    (void)w.WriteFile(dir + "/initstate", "live\n");
+    (void)w.WriteFile(dir + "/refcnt", "0\n");
+    if (!real_.Exists(paths::PciDriver(driver))) {
+      if (auto ok = w.MakeDirs(paths::PciDriver(driver)); !ok) return ok;
+      for (const char* attr : {"bind", "unbind", "new_id", "remove_id", "uevent"})
+        (void)w.WriteFile(paths::PciDriverAttr(driver, attr), "", 0200);
+      (void)w.Link(paths::PciDriverAttr(driver, "module"), dir);
+      (void)w.Link(dir + "/drivers/pci:" + driver, paths::PciDriver(driver));
+    }
+    Log("modprobe " + module + ": registered PCI driver " + driver);
+    for (const auto& name : real_.ListDir(paths::PciDevices()).value_or(std::vector<std::string>{})) {
+      auto bdf = Bdf::Parse(name);
+      if (!bdf) continue;
+      std::string ddir = DeviceDir(*bdf);
+      if (!ddir.empty() && CurrentDriver(ddir).empty() && Matches(ddir, driver)) (void)Probe(*bdf, ddir, driver, ctx);
+    }
+  }
+  if (ctx.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ctx.sleep_ms));
+  return {};
+}
 
 Result<void> SimKernelFs::EnableSriov(Bdf pf, int num_vfs) {
   Ctx ctx;
@@ -803,8 +872,8 @@ Result<void> SimKernelFs::EnableSriov(Bdf pf, int num_vfs) {
   }
   if (ctx.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ctx.sleep_ms));
   if (err)
-    return Fail(CodeFromErrno(err), pf.str() + ": enabling " + std::to_string(num_vfs) +
-                                        " VFs: " + std::strerror(err),
+    return Fail(CodeFromErrno(err),
+                pf.str() + ": enabling " + std::to_string(num_vfs) + " VFs: " + std::strerror(err),
                 paths::PciDeviceAttr(pf, "sriov_numvfs"), err);
   return {};
 }
@@ -833,11 +902,14 @@ int SimKernelFs::CreateVfs(Bdf pf, const std::string& dir, int num_vfs, Ctx& ctx
 
   internal::FunctionAttrs base;
   base.id = PciId{static_cast<uint16_t>(*vendor), static_cast<uint16_t>(*vf_device)};
-  base.subsystem = PciId{
-      static_cast<uint16_t>(internal::ParseHexAttr(ReadAttr(dir + "/subsystem_vendor")).value_or(0)),
-      static_cast<uint16_t>(internal::ParseHexAttr(ReadAttr(dir + "/subsystem_device")).value_or(0))};
+  base.subsystem =
+      PciId{static_cast<uint16_t>(
+                internal::ParseHexAttr(ReadAttr(dir + "/subsystem_vendor")).value_or(0)),
+            static_cast<uint16_t>(
+                internal::ParseHexAttr(ReadAttr(dir + "/subsystem_device")).value_or(0))};
   base.class_code = internal::ParseHexAttr(ReadAttr(dir + "/class")).value_or(0);
-  base.revision = static_cast<uint8_t>(internal::ParseHexAttr(ReadAttr(dir + "/revision")).value_or(1));
+  base.revision =
+      static_cast<uint8_t>(internal::ParseHexAttr(ReadAttr(dir + "/revision")).value_or(1));
   base.numa_node = ParseInt(ReadAttr(dir + "/numa_node")).value_or(-1);
   base.local_cpus = std::string(TrimRight(ReadAttr(dir + "/local_cpus")));
   base.local_cpulist = std::string(TrimRight(ReadAttr(dir + "/local_cpulist")));
@@ -876,26 +948,34 @@ int SimKernelFs::CreateVfs(Bdf pf, const std::string& dir, int num_vfs, Ctx& ctx
   // sriov_enable() sets num_VFs before the VFs are added and probed.
   if (!tree_->WriteFile(dir + "/sriov_numvfs", std::to_string(num_vfs) + "\n", 0644)) return EIO;
   std::string parent(Dirname(dir));
-  char hdr[96];
-  for (size_t i = 0; i < vfs.size(); ++i) {
+  std::vector<int> groups(vfs.size(), -1);
+  for (size_t i = 0; i < vfs.size() && next_group >= 0; ++i) {
+    while (real_.Exists(internal::IommuGroupDir(next_group))) ++next_group;
+    groups[i] = next_group;
+    max_group_ = std::max(max_group_, next_group++);
+  }
+  // The VFs' directories and links in parallel (each VF has its own files and group); the
+  // probes after them run in order.
+  std::vector<char> ok(vfs.size(), 0);
+  internal::ParallelFor(vfs.size(), [&](size_t i) {
     internal::FunctionAttrs f = base;
     f.bdf = vfs[i];
     f.dir = parent + "/" + vfs[i].str();
-    if (!internal::WriteFunction(*tree_, f)) return EIO;
-    // Made in the PF's canonical directory: the link is relative to where it really lives.
-    if (!tree_->Link(dir + "/" + std::string(Basename(paths::PciVirtfn(pf, static_cast<int>(i)))),
-                     f.dir))
-      return EIO;
-    if (!tree_->Link(f.dir + "/physfn", dir)) return EIO;
-    if (next_group >= 0) {
-      while (real_.Exists(internal::IommuGroupDir(next_group))) ++next_group;
-      if (!internal::AddToIommuGroup(*tree_, vfs[i], f.dir, next_group, group_type, iommu_unit))
-        return EIO;
-      max_group_ = std::max(max_group_, next_group++);
-    }
+    // virtfnN is made in the PF's canonical directory: links are relative to where they live.
+    std::string virtfn(Basename(paths::PciVirtfn(pf, static_cast<int>(i))));
+    ok[i] = internal::WriteFunction(*tree_, f) && tree_->Link(dir + "/" + virtfn, f.dir) &&
+            tree_->Link(f.dir + "/physfn", dir) &&
+            (groups[i] < 0 ||
+             internal::AddToIommuGroup(*tree_, vfs[i], f.dir, groups[i], group_type, iommu_unit));
+  });
+  char hdr[96];
+  for (size_t i = 0; i < vfs.size(); ++i) {
+    if (!ok[i]) return EIO;
     std::snprintf(hdr, sizeof hdr, "pci %s: [%04x:%04x] type 00 class 0x%06x", vfs[i].str().c_str(),
                   base.id.vendor, base.id.device, base.class_code);
     Log(hdr);
+    if (groups[i] >= 0)
+      Log("pci " + vfs[i].str() + ": Adding to iommu group " + std::to_string(groups[i]));
     ctx.sleep_ms += options_.vf_create_latency_ms;
   }
   Log("pci " + pf.str() + ": enabled " + std::to_string(num_vfs) + " VFs");
@@ -941,7 +1021,8 @@ void SimKernelFs::RemoveVfs(Bdf pf, const std::string& dir, Ctx& ctx) {
           if (left && left->empty()) {
             max_group_ = -2;  // the highest group may be gone: rescan next time
             (void)tree_->RemoveTree(internal::IommuGroupDir(group));
-            (void)tree_->Remove(paths::DevVfioGroup(group));
+            internal::RemoveVfioGroup(*tree_, group);
+            Log("pci " + vf->str() + ": Removing from iommu group " + std::to_string(group));
           }
         }
         (void)tree_->Remove(paths::PciDevice(*vf));
@@ -967,7 +1048,17 @@ bool IsDriverChild(std::string_view name) {
 
 // The class directories whose links point into driver-made children.
 constexpr std::string_view kClassDirs[] = {"sys/class/net", "sys/block", "sys/class/block",
-                                           "sys/class/nvme"};
+                                           "sys/class/nvme", "sys/class/nvme-subsystem"};
+constexpr std::string_view kNvmeSubsystems = "sys/devices/virtual/nvme-subsystem";
+
+// The header line of proc/net/route (net/ipv4/fib_trie.c fib_route_seq_show).
+std::string RouteHeader() {
+  char header[160];
+  std::snprintf(
+      header, sizeof header, "%-127s\n",
+      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT");
+  return header;
+}
 
 // proc files with one line per interface route/address, and the column holding the name.
 struct ProcNetFile {
@@ -996,10 +1087,32 @@ std::string_view LineIface(std::string_view line, bool name_first) {
 void SimKernelFs::StashChildren(Bdf bdf, const std::string& dir, const std::string& driver) {
   auto names = real_.ListDir(dir);
   if (!names) return;
-  std::vector<std::string> children;
+  // What the driver registered: its children in the device directory, and NVMe multipath
+  // subsystems (sys/devices/virtual/nvme-subsystem/S) that link to one of its controllers.
+  std::vector<std::string> owned;
   for (const auto& n : *names)
-    if (IsDriverChild(n)) children.push_back(n);
-  if (children.empty()) return;
+    if (IsDriverChild(n)) owned.push_back(dir + "/" + n);
+  if (owned.empty()) return;
+  const std::string inside = dir + "/";
+  if (auto subsystems = real_.ListDir(std::string(kNvmeSubsystems)); subsystems) {
+    for (const auto& sub : *subsystems) {
+      std::string sub_dir = std::string(kNvmeSubsystems) + "/" + sub;
+      auto entries = real_.ListDir(sub_dir);
+      if (!entries) continue;
+      for (const auto& e : *entries) {
+        auto target = real_.ReadLink(sub_dir + "/" + e);
+        if (target && StartsWith(ResolveLinkTarget(sub_dir, *target), inside)) {
+          owned.push_back(sub_dir);
+          break;
+        }
+      }
+    }
+  }
+  auto in_owned = [&](const std::string& path) {
+    return std::any_of(owned.begin(), owned.end(), [&](const std::string& o) {
+      return path == o || StartsWith(path, o + "/");
+    });
+  };
 
   std::string stash = std::string(kStateDir) + "/unbound/" + bdf.str();
   (void)tree_->RemoveTree(stash);
@@ -1010,8 +1123,7 @@ void SimKernelFs::StashChildren(Bdf bdf, const std::string& dir, const std::stri
   std::vector<std::string> ifaces;
   if (auto nets = real_.ListDir(dir + "/net"); nets) ifaces = *nets;
 
-  std::string manifest;
-  const std::string inside = dir + "/";
+  std::string links;
   for (auto class_dir : kClassDirs) {
     auto entries = real_.ListDir(std::string(class_dir));
     if (!entries) continue;
@@ -1020,12 +1132,12 @@ void SimKernelFs::StashChildren(Bdf bdf, const std::string& dir, const std::stri
       auto target = real_.ReadLink(link);
       if (!target) continue;
       std::string resolved = ResolveLinkTarget(class_dir, *target);
-      if (!StartsWith(resolved, inside)) continue;
-      manifest += link + "\t" + resolved + "\n";
+      if (!in_owned(resolved)) continue;
+      links += link + "\t" + resolved + "\n";
       (void)tree_->Remove(link);
     }
   }
-  (void)tree_->WriteFile(stash + "/links", manifest, 0644);
+  (void)tree_->WriteFile(stash + "/links", links, 0644);
 
   for (const auto& pf : ProcNetFiles()) {
     auto text = real_.ReadFile(pf.path);
@@ -1044,34 +1156,48 @@ void SimKernelFs::StashChildren(Bdf bdf, const std::string& dir, const std::stri
       (drop ? removed : kept).append(line);
     }
     if (removed.empty()) continue;
+    // fib_route_seq_start(): without any route the main table is empty and even the header goes.
+    if (pf.name_first && kept.find('\n') + 1 == kept.size()) kept.clear();
     (void)tree_->WriteFile(pf.path, kept, 0444);
     (void)tree_->WriteFile(stash + "/" + std::string(Basename(pf.path)), removed, 0644);
   }
 
-  for (const auto& c : children) (void)tree_->Rename(dir + "/" + c, stash + "/children/" + c);
+  std::string dirs;
+  for (size_t i = 0; i < owned.size(); ++i) {
+    std::string slot = stash + "/children/" + std::to_string(i);
+    if (tree_->Rename(owned[i], slot)) dirs += owned[i] + "\t" + slot + "\n";
+  }
+  (void)tree_->WriteFile(stash + "/dirs", dirs, 0644);
 }
 
-void SimKernelFs::RestoreChildren(Bdf bdf, const std::string& dir, const std::string& driver) {
+void SimKernelFs::RestoreChildren(Bdf bdf, const std::string& /*dir*/, const std::string& driver) {
   std::string stash = std::string(kStateDir) + "/unbound/" + bdf.str();
   if (TrimRight(ReadAttr(stash + "/driver")) != driver) return;
-  if (auto children = real_.ListDir(stash + "/children"); children)
-    for (const auto& c : *children) (void)tree_->Rename(stash + "/children/" + c, dir + "/" + c);
-  if (auto manifest = real_.ReadFile(stash + "/links"); manifest) {
+  auto each_line = [&](const std::string& file, auto fn) {
+    auto text = real_.ReadFile(stash + "/" + file);
+    if (!text) return;
     size_t start = 0;
-    while (start < manifest->size()) {
-      size_t end = manifest->find('\n', start);
-      if (end == std::string::npos) end = manifest->size();
-      std::string line = manifest->substr(start, end - start);
+    while (start < text->size()) {
+      size_t end = text->find('\n', start);
+      if (end == std::string::npos) end = text->size();
+      std::string line = text->substr(start, end - start);
       start = end + 1;
       size_t tab = line.find('\t');
-      if (tab != std::string::npos) (void)tree_->Link(line.substr(0, tab), line.substr(tab + 1));
+      if (tab != std::string::npos) fn(line.substr(0, tab), line.substr(tab + 1));
     }
-  }
+  };
+  each_line("dirs", [&](const std::string& orig, const std::string& slot) {
+    (void)tree_->Rename(slot, orig);
+  });
+  each_line("links", [&](const std::string& link, const std::string& target) {
+    (void)tree_->Link(link, target);
+  });
   for (const auto& pf : ProcNetFiles()) {
     auto saved = real_.ReadFile(stash + "/" + std::string(Basename(pf.path)));
     if (!saved) continue;
-    std::string text = ReadAttr(pf.path) + *saved;
-    (void)tree_->WriteFile(pf.path, text, 0444);
+    std::string text = ReadAttr(pf.path);
+    if (pf.name_first && text.empty()) text = RouteHeader();
+    (void)tree_->WriteFile(pf.path, text + *saved, 0444);
   }
   (void)tree_->RemoveTree(stash);
 }
@@ -1114,8 +1240,8 @@ bool SimKernelFs::IsVfioDriver(const std::string& driver) const {
 bool SimKernelFs::DriverHasSriovConfigure(const std::string& driver) const {
   // Drivers known to have no .sriov_configure (VF drivers, non-SR-IOV hardware, stubs).
   static constexpr std::string_view kWithout[] = {
-      "pci-stub", "pcieport", "igbvf", "ixgbevf", "iavf", "e1000e", "e1000", "tg3",
-      "ahci",     "nvme",     "virtio-pci", "xhci_hcd", "ehci-pci", "snd_hda_intel"};
+      "pci-stub", "pcieport", "igbvf", "ixgbevf",  "iavf",     "e1000e",
+      "e1000",    "tg3",      "ahci",  "xhci_hcd", "ehci-pci", "snd_hda_intel"};
   for (auto d : kWithout)
     if (driver == d) return false;
   for (const auto& d : options_.drivers_without_sriov_configure)

@@ -93,8 +93,7 @@ class SimKernelFs : public HostFs {
   /// Makes matching events fail with \a err: a driver name fails that driver's probes, a path
   /// suffix (whole components) fails writes to it (see FaultSpec). The first \a after_n_ok
   /// matching events succeed; then it fires \a times times (-1 = always).
-  void InjectFault(std::string path_suffix_or_driver, int err, int after_n_ok = 0,
-                   int times = -1);
+  void InjectFault(std::string path_suffix_or_driver, int err, int after_n_ok = 0, int times = -1);
   /// Drops every fault, including those from .ptrec-sim.yaml.
   void ClearFaults();
 
@@ -104,6 +103,15 @@ class SimKernelFs : public HostFs {
   /// Errors: kNotFound (no such PF or no SR-IOV), kInvalid (> sriov_totalvfs), kBusy (VFs
   /// already enabled), kIo (EEXIST when a VF address is taken, ENOMEM beyond bus 255).
   Result<void> EnableSriov(Bdf pf, int num_vfs);
+
+  /// What `modprobe MODULE` does to sysfs: finds MODULE (names use '_') in
+  /// lib/modules/RELEASE/modules.dep, registers its PCI driver (named after the .ko file,
+  /// "vfio-pci.ko" -> vfio-pci) with sys/module/MODULE and sys/bus/pci/drivers/DRIVER, then
+  /// probes every unbound device the driver matches (drivers/base/dd.c driver_attach).
+  /// Loaded or built-in already: success, no change. Dependencies are not modelled.
+  /// Errors: kNotFound ("Module M not found in directory /lib/modules/R", as modprobe says),
+  /// kRefused on a live sysfs.
+  Result<void> LoadModule(const std::string& module);
 
   /// Every write so far, in order. Not synchronised: read it when no write is in flight.
   const std::vector<WriteRecord>& writes() const { return writes_; }
@@ -118,8 +126,7 @@ class SimKernelFs : public HostFs {
   /// A dynamic id added through new_id (drivers/pci/pci-driver.c struct pci_dynid).
   struct DynId {
     std::string driver;
-    uint32_t vendor = 0, device = 0, subvendor = 0, subdevice = 0, class_code = 0,
-             class_mask = 0;
+    uint32_t vendor = 0, device = 0, subvendor = 0, subdevice = 0, class_code = 0, class_mask = 0;
   };
   struct Fault {
     FaultSpec spec;
@@ -130,8 +137,7 @@ class SimKernelFs : public HostFs {
   Result<void> Dispatch(const std::string& path, std::string_view data, Ctx& ctx);
   int DeviceAttr(Bdf bdf, const std::string& dir, std::string_view attr, std::string_view data,
                  Ctx& ctx);
-  int DriverAttr(const std::string& driver, std::string_view attr, std::string_view data,
-                 Ctx& ctx);
+  int DriverAttr(const std::string& driver, std::string_view attr, std::string_view data, Ctx& ctx);
   int BusAttr(std::string_view attr, std::string_view data, Ctx& ctx);
 
   int WriteDriverOverride(const std::string& dir, std::string_view data);
@@ -140,11 +146,17 @@ class SimKernelFs : public HostFs {
   int NewId(const std::string& driver, std::string_view data, Ctx& ctx);
   int RemoveId(const std::string& driver, std::string_view data);
 
-  /// drivers_probe / autoprobe: no-op when bound; tries matching drivers; errors swallowed
-  /// except "no such device". Returns 0.
+  // The methods below run with mu_ held and return 0 or a positive errno.
+
+  /// bus_rescan_devices_helper(): nothing when bound; else the override driver alone, or every
+  /// matching loaded driver in turn until one probes; probe failures are swallowed.
   void Attach(Bdf bdf, const std::string& dir, Ctx& ctx);
-  /// __driver_probe_device(): EBUSY when bound, else Probe.
+  /// __driver_probe_device() + pci_device_probe() + the driver's probe (file comment): EBUSY
+  /// when bound, ENODEV when not loaded or a VF that may not autoprobe, vfio-pci's refusals,
+  /// injected faults; on success the links, `enable`, dev/vfio/N and restored children.
   int Probe(Bdf bdf, const std::string& dir, const std::string& driver, Ctx& ctx);
+  /// device_release_driver(): the PF's VFs go first, then the driver's children, the links,
+  /// `enable`, and the VFIO group when it was the group's last vfio device.
   void Unbind(Bdf bdf, const std::string& dir, const std::string& driver, Ctx& ctx);
   /// The ids pci_match_one_device() compares, read once from a device's attributes.
   struct DeviceIds {
@@ -169,7 +181,7 @@ class SimKernelFs : public HostFs {
   std::string CurrentDriver(const std::string& dir) const;
   std::string Override(const std::string& dir) const;
   int IommuGroupOf(const std::string& dir) const;
-  std::string ReadAttr(const std::string& path) const;  ///< trimmed contents or ""
+  std::string ReadAttr(const std::string& path) const;  ///< contents, or "" when unreadable
   bool DriverHasSriovConfigure(const std::string& driver) const;
   bool IsVfioDriver(const std::string& driver) const;
 
@@ -177,7 +189,11 @@ class SimKernelFs : public HostFs {
   int PathFault(const std::vector<std::string>& key_paths);
   int DriverFault(const std::string& driver);
 
+  /// Moves what \a driver registered for the device (net/, nvme/, ataN/, NVMe subsystems),
+  /// the class links into it and its interfaces' proc/net lines to
+  /// <root>/.ptrec-sim/unbound/BDF, as the driver's remove() makes them disappear.
   void StashChildren(Bdf bdf, const std::string& dir, const std::string& driver);
+  /// Puts them back when the same driver probes the device again.
   void RestoreChildren(Bdf bdf, const std::string& dir, const std::string& driver);
   void LoadAliases();
   void LoadDynIds();
@@ -197,8 +213,8 @@ class SimKernelFs : public HostFs {
   };
   std::vector<Alias> aliases_;  ///< modules.alias then modules.builtin.alias, file order
   bool aliases_loaded_ = false;
-  int max_group_ = -2;  ///< highest IOMMU group seen, -2 = not scanned yet (see CreateVfs)
-  std::vector<DynId> dynids_;     ///< persisted in <root>/.ptrec-sim/dynids
+  int max_group_ = -2;         ///< highest IOMMU group seen, -2 = not scanned yet (see CreateVfs)
+  std::vector<DynId> dynids_;  ///< persisted in <root>/.ptrec-sim/dynids
   std::vector<Fault> faults_;
   std::vector<WriteRecord> writes_;
   std::vector<std::string> log_;

@@ -10,18 +10,19 @@ namespace ptrec::sim {
 namespace {
 
 constexpr std::pair<const char*, int> kErrnos[] = {
-    {"EPERM", EPERM},   {"ENOENT", ENOENT},   {"EIO", EIO},         {"ENXIO", ENXIO},
-    {"EAGAIN", EAGAIN}, {"ENOMEM", ENOMEM},   {"EACCES", EACCES},   {"EBUSY", EBUSY},
-    {"EEXIST", EEXIST}, {"ENODEV", ENODEV},   {"EINVAL", EINVAL},   {"ENOSPC", ENOSPC},
-    {"EROFS", EROFS},   {"ERANGE", ERANGE},   {"ENOSYS", ENOSYS},   {"EOPNOTSUPP", EOPNOTSUPP},
-    {"ETIMEDOUT", ETIMEDOUT}, {"EINTR", EINTR}, {"E2BIG", E2BIG},  {"ENOTSUP", ENOTSUP},
+    {"EPERM", EPERM},         {"ENOENT", ENOENT}, {"EIO", EIO},       {"ENXIO", ENXIO},
+    {"EAGAIN", EAGAIN},       {"ENOMEM", ENOMEM}, {"EACCES", EACCES}, {"EBUSY", EBUSY},
+    {"EEXIST", EEXIST},       {"ENODEV", ENODEV}, {"EINVAL", EINVAL}, {"ENOSPC", ENOSPC},
+    {"EROFS", EROFS},         {"ERANGE", ERANGE}, {"ENOSYS", ENOSYS}, {"EOPNOTSUPP", EOPNOTSUPP},
+    {"ETIMEDOUT", ETIMEDOUT}, {"EINTR", EINTR},   {"E2BIG", E2BIG},   {"ENOTSUP", ENOTSUP},
 };
 
 std::string Where(const std::string& name, const YAML::Mark& mark) {
   return name + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
 }
 
-std::unexpected<Error> Bad(const std::string& name, const YAML::Node& node, const std::string& msg) {
+std::unexpected<Error> Bad(const std::string& name, const YAML::Node& node,
+                           const std::string& msg) {
   return Fail(Code::kInvalid, Where(name, node.Mark()) + ": " + msg, name);
 }
 
@@ -64,66 +65,69 @@ Result<SimOptions> ParseSimOptionsNode(const YAML::Node& root, const std::string
   if (!root.IsDefined() || root.IsNull()) return out;
   if (!root.IsMap()) return Bad(name, root, "expected a mapping");
   try {
-  for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
-    const YAML::Node& value = kv.second;
-    if (key == "faults") {
-      if (!value.IsSequence()) return Bad(name, value, "faults must be a list");
-      for (const auto& item : value) {
-        if (!item.IsMap()) return Bad(name, item, "a fault is a mapping {match, errno}");
-        FaultSpec fault;
-        for (const auto& f : item) {
-          const std::string k = f.first.as<std::string>();
-          if (k == "match") {
-            fault.match = f.second.as<std::string>();
-          } else if (k == "errno") {
-            std::string text = f.second.as<std::string>();
-            fault.err = ErrnoFromName(text);
-            if (fault.err == 0) {
-              auto number = Int(name, f.second, "errno");
-              if (!number || *number == 0)
-                return Bad(name, f.second, "unknown errno '" + text + "'");
-              fault.err = *number;
+    for (const auto& kv : root) {
+      const std::string key = kv.first.as<std::string>();
+      const YAML::Node& value = kv.second;
+      if (key == "faults") {
+        if (!value.IsSequence()) return Bad(name, value, "faults must be a list");
+        for (const auto& item : value) {
+          if (!item.IsMap()) return Bad(name, item, "a fault is a mapping {match, errno}");
+          FaultSpec fault;
+          for (const auto& f : item) {
+            const std::string k = f.first.as<std::string>();
+            if (k == "match") {
+              fault.match = f.second.as<std::string>();
+            } else if (k == "errno") {
+              std::string text = f.second.as<std::string>();
+              fault.err = ErrnoFromName(text);
+              if (fault.err == 0) {
+                auto number = Int(name, f.second, "errno");
+                if (!number || *number == 0)
+                  return Bad(name, f.second, "unknown errno '" + text + "'");
+                fault.err = *number;
+              }
+            } else if (k == "after") {
+              auto n = Int(name, f.second, "after");
+              if (!n) return std::unexpected(n.error());
+              fault.after_n_ok = *n;
+            } else if (k == "times") {
+              auto n = Int(name, f.second, "times");
+              if (!n) return std::unexpected(n.error());
+              fault.times = *n;
+            } else {
+              return Bad(name, f.first,
+                         "unknown fault key '" + k + "' (match, errno, after, times)");
             }
-          } else if (k == "after") {
-            auto n = Int(name, f.second, "after");
-            if (!n) return std::unexpected(n.error());
-            fault.after_n_ok = *n;
-          } else if (k == "times") {
-            auto n = Int(name, f.second, "times");
-            if (!n) return std::unexpected(n.error());
-            fault.times = *n;
+          }
+          if (fault.match.empty() || fault.err == 0)
+            return Bad(name, item, "a fault needs both match and errno");
+          out.faults.push_back(std::move(fault));
+        }
+      } else if (key == "latency_ms") {
+        if (!value.IsMap())
+          return Bad(name, value, "latency_ms must be a mapping {vf_create, bind}");
+        for (const auto& f : value) {
+          const std::string k = f.first.as<std::string>();
+          auto n = Int(name, f.second, k.c_str());
+          if (!n) return std::unexpected(n.error());
+          if (k == "vf_create") {
+            out.vf_create_latency_ms = *n;
+          } else if (k == "bind") {
+            out.bind_latency_ms = *n;
           } else {
-            return Bad(name, f.first, "unknown fault key '" + k + "' (match, errno, after, times)");
+            return Bad(name, f.first, "unknown latency '" + k + "' (vf_create, bind)");
           }
         }
-        if (fault.match.empty() || fault.err == 0)
-          return Bad(name, item, "a fault needs both match and errno");
-        out.faults.push_back(std::move(fault));
+      } else if (key == "drivers_without_sriov_configure") {
+        if (!value.IsSequence()) return Bad(name, value, key + " must be a list of driver names");
+        for (const auto& d : value)
+          out.drivers_without_sriov_configure.push_back(d.as<std::string>());
+      } else {
+        return Bad(
+            name, kv.first,
+            "unknown key '" + key + "' (faults, latency_ms, drivers_without_sriov_configure)");
       }
-    } else if (key == "latency_ms") {
-      if (!value.IsMap()) return Bad(name, value, "latency_ms must be a mapping {vf_create, bind}");
-      for (const auto& f : value) {
-        const std::string k = f.first.as<std::string>();
-        auto n = Int(name, f.second, k.c_str());
-        if (!n) return std::unexpected(n.error());
-        if (k == "vf_create") {
-          out.vf_create_latency_ms = *n;
-        } else if (k == "bind") {
-          out.bind_latency_ms = *n;
-        } else {
-          return Bad(name, f.first, "unknown latency '" + k + "' (vf_create, bind)");
-        }
-      }
-    } else if (key == "drivers_without_sriov_configure") {
-      if (!value.IsSequence()) return Bad(name, value, key + " must be a list of driver names");
-      for (const auto& d : value) out.drivers_without_sriov_configure.push_back(d.as<std::string>());
-    } else {
-      return Bad(name, kv.first,
-                 "unknown key '" + key +
-                     "' (faults, latency_ms, drivers_without_sriov_configure)");
     }
-  }
   } catch (const YAML::Exception& e) {
     // A value of the wrong shape (a list where a name belongs): as<> throws with its mark.
     return Fail(Code::kInvalid, Where(name, e.mark) + ": " + e.msg, name);
@@ -132,8 +136,7 @@ Result<SimOptions> ParseSimOptionsNode(const YAML::Node& root, const std::string
 }
 
 std::string SimOptionsToYaml(const SimOptions& options) {
-  std::string out =
-      "# Settings of ptrec's simulated kernel (providers/simkernel/sim_options.h).\n";
+  std::string out = "# Settings of ptrec's simulated kernel (providers/simkernel/sim_options.h).\n";
   if (!options.faults.empty()) {
     out += "faults:\n";
     for (const auto& f : options.faults) {

@@ -29,9 +29,9 @@ namespace ptrec::sim {
 /// written path and to its canonical sysfs path, and to WriteFileAtomic/RemoveFile too.
 struct FaultSpec {
   std::string match;
-  int err = 0;          ///< errno returned, e.g. EBUSY
-  int after_n_ok = 0;   ///< this many matching events succeed first
-  int times = -1;       ///< how many times it fires after that; -1 = every time
+  int err = 0;         ///< errno returned, e.g. EBUSY
+  int after_n_ok = 0;  ///< this many matching events succeed first
+  int times = -1;      ///< how many times it fires after that; -1 = every time
 };
 
 /// Simulation settings (see the file comment for the YAML form).

@@ -5,10 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 #include "providers/host/sysfs_paths.h"
 
@@ -211,7 +214,7 @@ std::string ConfigSpace(const FunctionAttrs& f) {
   }
   if (!f.vf) {
     cfg[0x3c] = static_cast<char>(f.irq & 0xff);  // interrupt line
-    cfg[0x3d] = 0x01;                              // interrupt pin INTA#
+    cfg[0x3d] = 0x01;                             // interrupt pin INTA#
   }
 
   struct Cap {
@@ -241,8 +244,8 @@ std::string ConfigSpace(const FunctionAttrs& f) {
         Put32(cfg, at + 4, 0x00000003);
         Put32(cfg, at + 8, 0x00002003);
         break;
-      case 0x10: {  // PCI Express capability version 2, device/port type in bits 7:4
-        uint16_t type = 0x0;                  // PCI_EXP_TYPE_ENDPOINT
+      case 0x10: {            // PCI Express capability version 2, device/port type in bits 7:4
+        uint16_t type = 0x0;  // PCI_EXP_TYPE_ENDPOINT
         if (f.bridge) type = f.bdf.bus == 0 ? 0x4 : 0x6;  // root port / downstream port
         Put16(cfg, at + 2, static_cast<uint16_t>(0x0002 | (type << 4)));
         break;
@@ -300,6 +303,7 @@ Result<void> WriteFunction(TreeWriter& w, const FunctionAttrs& f) {
     attrs.push_back({"sriov_stride", std::to_string(s.stride) + "\n", 0444});
     attrs.push_back({"sriov_vf_device", Hex("%x\n", s.vf_device), 0444});
     attrs.push_back({"sriov_drivers_autoprobe", s.drivers_autoprobe ? "1\n" : "0\n", 0644});
+    attrs.push_back({"sriov_vf_total_msix", "0\n", 0444});
   }
   for (const auto& a : attrs)
     if (auto ok = put(a.name, a.data, a.mode); !ok) return ok;
@@ -324,6 +328,24 @@ Result<void> UnlinkDriver(TreeWriter& w, Bdf bdf, std::string_view dir, std::str
   return w.Remove(paths::PciDriverAttr(driver, bdf.str()));
 }
 
+Result<void> AddVfioGroup(TreeWriter& w, int group) {
+  std::string n = std::to_string(group);
+  std::string dev = "sys/devices/virtual/vfio/" + n;
+  if (auto ok = w.MakeDirs(dev); !ok) return ok;
+  if (auto ok = w.WriteFile(dev + "/dev", "246:" + n + "\n"); !ok) return ok;
+  if (auto ok = w.MakeDirs("sys/class/vfio"); !ok) return ok;
+  if (auto ok = w.Link("sys/class/vfio/" + n, dev); !ok) return ok;
+  if (auto ok = w.MakeDirs(Dirname(paths::DevVfioGroup(group))); !ok) return ok;
+  return w.WriteFile(paths::DevVfioGroup(group), "", 0600);
+}
+
+void RemoveVfioGroup(TreeWriter& w, int group) {
+  std::string n = std::to_string(group);
+  (void)w.Remove(paths::DevVfioGroup(group));
+  (void)w.Remove("sys/class/vfio/" + n);
+  (void)w.RemoveTree("sys/devices/virtual/vfio/" + n);
+}
+
 std::string IommuGroupDir(int group) {
   return std::string(Dirname(paths::IommuGroupDevices(group)));
 }
@@ -335,7 +357,12 @@ Result<void> AddToIommuGroup(TreeWriter& w, Bdf bdf, std::string_view dir, int g
   if (!w.Present(devices)) {
     if (auto ok = w.MakeDirs(devices); !ok) return ok;
     if (auto ok = w.WriteFile(group_dir + "/type", std::string(type) + "\n", 0644); !ok) return ok;
-    if (auto ok = w.WriteFile(group_dir + "/reserved_regions", "", 0444); !ok) return ok;
+    // The interrupt range every x86 group reserves (drivers/iommu/intel/iommu.c
+    // intel_iommu_get_resv_regions: IOAPIC_RANGE_START..END as "msi").
+    if (auto ok = w.WriteFile(group_dir + "/reserved_regions",
+                              "0x00000000fee00000 0x00000000feefffff msi\n", 0444);
+        !ok)
+      return ok;
   }
   if (auto ok = w.Link(devices + "/" + bdf.str(), dir); !ok) return ok;
   std::string link(dir);
@@ -375,9 +402,28 @@ std::string CpuList(int first, int count) {
   return std::to_string(first) + "-" + std::to_string(first + count - 1);
 }
 
+void ParallelFor(size_t n, const std::function<void(size_t)>& fn) {
+  constexpr size_t kMinPerThread = 16;
+  size_t threads =
+      std::min<size_t>({std::max(1u, std::thread::hardware_concurrency()), 4, n / kMinPerThread});
+  if (threads <= 1) {
+    for (size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  auto work = [&] {
+    for (size_t i = next++; i < n; i = next++) fn(i);
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+}
+
 std::optional<uint32_t> ParseHexAttr(std::string_view text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.remove_suffix(1);
-  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) text.remove_prefix(2);
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+    text.remove_prefix(2);
   if (text.empty()) return std::nullopt;
   uint32_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, 16);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,35 +72,35 @@ class TreeWriter {
 
 /// SR-IOV capability facts of a PF as drivers/pci/iov.c shows them.
 struct SriovAttrs {
-  int total_vfs = 0;        ///< sriov_totalvfs "%u\n"
-  int num_vfs = 0;          ///< sriov_numvfs "%u\n" (0 when written; VFs are added later)
-  uint16_t vf_device = 0;   ///< sriov_vf_device "%x\n" (no 0x)
-  int offset = 0;           ///< sriov_offset "%u\n": routing-id offset of VF 0
-  int stride = 1;           ///< sriov_stride "%u\n"
+  int total_vfs = 0;              ///< sriov_totalvfs "%u\n"
+  int num_vfs = 0;                ///< sriov_numvfs "%u\n" (0 when written; VFs are added later)
+  uint16_t vf_device = 0;         ///< sriov_vf_device "%x\n" (no 0x)
+  int offset = 0;                 ///< sriov_offset "%u\n": routing-id offset of VF 0
+  int stride = 1;                 ///< sriov_stride "%u\n"
   bool drivers_autoprobe = true;  ///< sriov_drivers_autoprobe "%u\n"
 };
 
 /// Everything needed to write one PCI function's directory.
 struct FunctionAttrs {
   Bdf bdf;
-  std::string dir;            ///< canonical dir, "sys/devices/pci0000:00/0000:00:01.0/0000:03:00.0"
+  std::string dir;  ///< canonical dir, "sys/devices/pci0000:00/0000:00:01.0/0000:03:00.0"
   PciId id;
   PciId subsystem;
   uint32_t class_code = 0;
   uint8_t revision = 0x01;
-  bool bridge = false;        ///< header type 1 (PCI-to-PCI bridge / PCIe port)
-  bool multifunction = false; ///< header type bit 7: the slot has more than one function
-  uint8_t secondary_bus = 0;  ///< bridges: config 0x19
-  uint8_t subordinate_bus = 0;///< bridges: config 0x1a
+  bool bridge = false;          ///< header type 1 (PCI-to-PCI bridge / PCIe port)
+  bool multifunction = false;   ///< header type bit 7: the slot has more than one function
+  uint8_t secondary_bus = 0;    ///< bridges: config 0x19
+  uint8_t subordinate_bus = 0;  ///< bridges: config 0x1a
   bool msi = false;
   bool msix = false;
-  bool pcie = true;           ///< PCI Express capability present
-  bool vf = false;            ///< config space vendor/device read 0xffff (SR-IOV 1.1 §3.4.1.1-2)
+  bool pcie = true;  ///< PCI Express capability present
+  bool vf = false;   ///< config space vendor/device read 0xffff (SR-IOV 1.1 §3.4.1.1-2)
   int numa_node = -1;
   int irq = 0;
-  std::string local_cpus = "ff";     ///< cpumask "%*pb", e.g. "ff"
-  std::string local_cpulist = "0-7"; ///< "%*pbl"
-  bool enabled = false;       ///< `enable`: a driver called pci_enable_device()
+  std::string local_cpus = "ff";      ///< cpumask "%*pb", e.g. "ff"
+  std::string local_cpulist = "0-7";  ///< "%*pbl"
+  bool enabled = false;               ///< `enable`: a driver called pci_enable_device()
   std::optional<SriovAttrs> sriov;
 };
 
@@ -131,6 +132,13 @@ Result<void> UnlinkDriver(TreeWriter& w, Bdf bdf, std::string_view dir, std::str
 Result<void> AddToIommuGroup(TreeWriter& w, Bdf bdf, std::string_view dir, int group,
                              std::string_view type, std::string_view iommu_unit);
 
+/// The VFIO group device vfio-pci registers for IOMMU group \a group (drivers/vfio/group.c
+/// vfio_group_alloc): dev/vfio/N (a regular file stands in for the character device),
+/// sys/devices/virtual/vfio/N and sys/class/vfio/N -> ../../devices/virtual/vfio/N.
+Result<void> AddVfioGroup(TreeWriter& w, int group);
+/// Removes what AddVfioGroup made (the group's last vfio device was released).
+void RemoveVfioGroup(TreeWriter& w, int group);
+
 /// Canonical directory of IOMMU group \a group ("sys/kernel/iommu_groups/N").
 std::string IommuGroupDir(int group);
 
@@ -139,6 +147,12 @@ std::string IommuGroupDir(int group);
 std::string CpuMask(int first, int count, int total);
 /// The same set as "%*pbl": "0-7", "4".
 std::string CpuList(int first, int count);
+
+/// Runs \a fn(i) for every i in [0, \a n), spread over up to 4 threads (on the calling thread
+/// alone when \a n is small). Host trees are thousands of tiny files and creating them is
+/// syscall-bound, so the builder and VF creation write devices in parallel. \a fn must touch
+/// distinct files, or create shared directories idempotently (TreeWriter::MakeDirs does).
+void ParallelFor(size_t n, const std::function<void(size_t)>& fn);
 
 /// Vendor/device/subsystem/class fields of \a text, parsed as the kernel prints them
 /// ("0x8086\n"). nullopt when malformed.

@@ -137,6 +137,13 @@ void CopyNetAndBlock(const HostFs& src, Copier& c) {
       }
       if (auto slaves = src.ListDir(dir + "/slaves"))
         for (const auto& s : *slaves) c.CopyLink(dir + "/slaves/" + s);
+      // A multipath NVMe head lives under devices/virtual/nvme-subsystem/nvme-subsysN, whose
+      // links to the controllers tie it to PCI functions (see pci::DiskControllers).
+      if (dir.find("/nvme-subsystem/") != std::string::npos) {
+        std::string subsys = dir.substr(0, dir.rfind('/'));
+        for (const auto& e : src.ListDir(subsys).value_or(std::vector<std::string>{}))
+          if (e.starts_with("nvme")) c.CopyLink(subsys + "/" + e);
+      }
     }
   }
 }

@@ -14,6 +14,7 @@
 #include "providers/host/host_fs.h"
 #include "providers/modules/module_provider.h"
 #include "providers/pci/discovery.h"
+#include "providers/simkernel/sim_commands.h"
 #include "providers/simkernel/sim_kernel.h"
 #include "providers/snapshot/snapshot.h"
 #include "providers/simkernel/host_builder.h"
@@ -80,7 +81,7 @@ Result<Host> OpenHost(const HostOptions& opts, bool for_writes) {
   if (opts.simulate) {
     auto sim = sim::SimKernelFs::Open(opts.root);
     if (!sim) return std::unexpected(sim.error());
-    host.runner = std::make_unique<RecordingRunner>();
+    host.runner = std::make_unique<sim::SimCommandRunner>(**sim);
     host.fs = std::move(*sim);
   } else {
     host.fs = std::make_unique<RealHostFs>(opts.root);
@@ -92,10 +93,8 @@ Result<Host> OpenHost(const HostOptions& opts, bool for_writes) {
 
 pci::DiscoverOptions OptionsFor(const DesiredState& desired) {
   pci::DiscoverOptions o;
-  auto add = [&](std::string driver) {
-    if (driver.empty()) return;
-    std::replace(driver.begin(), driver.end(), '-', '_');
-    o.modules_of_interest.insert(driver);
+  auto add = [&](const std::string& driver) {
+    if (!driver.empty()) o.modules_of_interest.insert(ModuleName(driver));
   };
   for (const auto& h : desired.hide) add(h.driver);
   for (const auto& s : desired.sriov) add(s.vf_driver);

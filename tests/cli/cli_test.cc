@@ -8,6 +8,7 @@
 #include <set>
 
 #include "tests/support/run_ptrec.h"
+#include "tests/support/temp_dir.h"
 
 namespace ptrec::testing {
 namespace {
@@ -20,8 +21,8 @@ void WriteText(const std::string& path, const std::string& text) {
 
 // A sandbox host built from examples/hosts/NAME.yaml in a temp dir.
 struct Sandbox {
-  TempDir tmp;
-  std::string root = tmp / "host";
+  ScopedTempDir tmp{"cli"};
+  std::string root = tmp.Sub("host");
   explicit Sandbox(const std::string& name) {
     Run r = RunPtrec({"sandbox", "create", SourcePath("examples/hosts/" + name + ".yaml"), root});
     INFO(r.err);
@@ -97,19 +98,19 @@ TEST_CASE("cli: removing everything from the desired state gives the host back",
   auto before = box.Drivers();
   REQUIRE(box.Apply(SourcePath("examples/82576-vfs.yaml")).exit_code == 0);
   REQUIRE(box.Drivers() != before);
-  WriteText(box.tmp / "empty.yaml", kEmptyDesired);
-  Run plan = box.Plan(box.tmp / "empty.yaml");
+  WriteText(box.tmp.Sub("empty.yaml"), kEmptyDesired);
+  Run plan = box.Plan(box.tmp.Sub("empty.yaml"));
   CHECK(plan.exit_code == 2);
-  Run apply = box.Apply(box.tmp / "empty.yaml");
+  Run apply = box.Apply(box.tmp.Sub("empty.yaml"));
   INFO(apply.out << apply.err);
   REQUIRE(apply.exit_code == 0);
   CHECK(box.Drivers() == before);
-  CHECK(box.Plan(box.tmp / "empty.yaml").exit_code == 0);
+  CHECK(box.Plan(box.tmp.Sub("empty.yaml")).exit_code == 0);
 }
 
 TEST_CASE("cli: a saved plan applies, and a stale one is refused", "[cli]") {
   Sandbox box("dual-82576");
-  std::string plan_file = box.tmp / "plan.json";
+  std::string plan_file = box.tmp.Sub("plan.json");
   REQUIRE(box.Plan(SourcePath("examples/82576-hide-port.yaml"), {"-out", plan_file}).exit_code == 2);
   SECTION("fresh") {
     Run r = RunPtrec({"apply", plan_file, "--root", box.root, "--simulate", "--auto-approve"});
@@ -154,19 +155,19 @@ TEST_CASE("cli: refusals exit 1 and change nothing", "[cli]") {
   // Given the management NIC carries the default route, when it is hidden without force,
   // then plan and apply exit 1 and name the reason.
   Sandbox box("dual-82576");
-  WriteText(box.tmp / "mgmt.yaml", std::string(kEmptyDesired) + "hide:\n  - device: \"0000:00:19.0\"\n");
-  Run plan = box.Plan(box.tmp / "mgmt.yaml");
+  WriteText(box.tmp.Sub("mgmt.yaml"), std::string(kEmptyDesired) + "hide:\n  - device: \"0000:00:19.0\"\n");
+  Run plan = box.Plan(box.tmp.Sub("mgmt.yaml"));
   CHECK(plan.exit_code == 1);
   CHECK_THAT(plan.out, Catch::Contains("default route"));
   auto before = box.Drivers();
-  CHECK(box.Apply(box.tmp / "mgmt.yaml").exit_code == 1);
+  CHECK(box.Apply(box.tmp.Sub("mgmt.yaml")).exit_code == 1);
   CHECK(box.Drivers() == before);
 }
 
 TEST_CASE("cli: bad YAML names file, line and column and exits 1", "[cli]") {
-  TempDir tmp;
-  WriteText(tmp / "bad.yaml", std::string(kEmptyDesired) + "sriov:\n  - device: \"0000:03:00.0\"\n    numVfs: four\n");
-  Run r = RunPtrec({"validate", "-f", tmp / "bad.yaml"});
+  ScopedTempDir tmp{"cli"};
+  WriteText(tmp.Sub("bad.yaml"), std::string(kEmptyDesired) + "sriov:\n  - device: \"0000:03:00.0\"\n    numVfs: four\n");
+  Run r = RunPtrec({"validate", "-f", tmp.Sub("bad.yaml")});
   CHECK(r.exit_code == 1);
   CHECK_THAT(r.err, Catch::Contains("bad.yaml:5:13"));
 }
@@ -186,7 +187,7 @@ TEST_CASE("cli: plan --json carries format_version and the actions", "[cli]") {
 TEST_CASE("cli: a snapshot plans like the host it was taken from", "[cli]") {
   // Given a sandbox host, when snapshotted, then plan --json on both gives the same actions.
   Sandbox box("bcm5720-shared-group");
-  std::string snap = box.tmp / "snap";
+  std::string snap = box.tmp.Sub("snap");
   Run s = RunPtrec({"snapshot", "--root", box.root, "--out", snap});
   INFO(s.err);
   REQUIRE(s.exit_code == 0);
@@ -196,6 +197,38 @@ TEST_CASE("cli: a snapshot plans like the host it was taken from", "[cli]") {
   json ja = json::parse(a.out), jb = json::parse(b.out);
   CHECK(ja["actions"] == jb["actions"]);
   CHECK(ja["fingerprint"] == jb["fingerprint"]);
+}
+
+}  // namespace ptrec::testing
+
+namespace ptrec::testing {
+
+TEST_CASE("cli: a driver whose module is not loaded is loaded first (simulated modprobe)", "[cli]") {
+  // Given the 82576 host with pci_stub available as a module but not loaded, when a port is
+  // hidden on pci-stub, then the plan loads the module first and apply ends on pci-stub.
+  ScopedTempDir tmp{"cli"};
+  std::string spec = tmp.Sub("host.yaml");
+  std::ifstream in(SourcePath("examples/hosts/dual-82576.yaml"));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t at = text.find("{name: pci_stub, driver: pci-stub, builtin: true}");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, std::string("{name: pci_stub, driver: pci-stub, builtin: true}").size(),
+               "{name: pci_stub, driver: pci-stub, loaded: false}");
+  WriteText(spec, text);
+  std::string root = tmp.Sub("host");
+  REQUIRE(RunPtrec({"sandbox", "create", spec, root}).exit_code == 0);
+  WriteText(tmp.Sub("stub.yaml"), std::string(kEmptyDesired) + "hide:\n  - device: \"0000:03:00.0\"\n    driver: pci-stub\n");
+  Run plan = RunPtrec({"plan", "--json", "-f", tmp.Sub("stub.yaml"), "--root", root});
+  INFO(plan.out << plan.err);
+  REQUIRE(plan.exit_code == 2);
+  json j = json::parse(plan.out);
+  REQUIRE(j["actions"].size() == 2);
+  CHECK(j["actions"][0]["kind"] == "load_module");
+  CHECK(j["actions"][0]["module"] == "pci_stub");
+  Run apply = RunPtrec({"apply", "-f", tmp.Sub("stub.yaml"), "--root", root, "--simulate", "--auto-approve"});
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  CHECK(RunPtrec({"plan", "-f", tmp.Sub("stub.yaml"), "--root", root}).exit_code == 0);
 }
 
 }  // namespace ptrec::testing

@@ -27,16 +27,21 @@ std::string Drv(const std::string& driver, const std::string& attr) {
 
 }  // namespace
 
-TEST_CASE("simkernel: driver_override stores, strips newline and clears to (null)",
-          "[simkernel]") {
-  // Given an igb-bound port, then "vfio-pci\n" reads back "vfio-pci\n", "" and "\n" clear it to
-  // "(null)\n", text after a newline is dropped, and the device stays bound to igb throughout.
+TEST_CASE("simkernel: driver_override stores, strips newline and clears to (null)", "[simkernel]") {
+  // Given an igb-bound port, then "vfio-pci\n" reads back "vfio-pci\n"; a zero-length write
+  // changes nothing (sysfs_kf_write never calls store); "\n" and "\n\n" clear it to "(null)\n";
+  // text after a newline is dropped; " " is kept; the device stays bound to igb throughout.
+  // (Checked against tests/e2e/reference/guest-sysfs.txt, "driver_override: other spellings".)
   SimHost h("dual-82576.yaml");
   REQUIRE(h.Write(kPf0 + "/driver_override", "vfio-pci\n") == 0);
   CHECK(h.Read(kPf0 + "/driver_override") == "vfio-pci\n");
   CHECK(h.Link(kPf0 + "/driver") == "../../../../bus/pci/drivers/igb");
   REQUIRE(h.Write(kPf0 + "/driver_override", "") == 0);
+  CHECK(h.Read(kPf0 + "/driver_override") == "vfio-pci\n");
+  REQUIRE(h.Write(kPf0 + "/driver_override", "\n\n") == 0);
   CHECK(h.Read(kPf0 + "/driver_override") == "(null)\n");
+  REQUIRE(h.Write(kPf0 + "/driver_override", " ") == 0);
+  CHECK(h.Read(kPf0 + "/driver_override") == " \n");
   REQUIRE(h.Write(kPf0 + "/driver_override", "pci-stub\nignored") == 0);
   CHECK(h.Read(kPf0 + "/driver_override") == "pci-stub\n");
   REQUIRE(h.Write(kPf0 + "/driver_override", "\n") == 0);
@@ -93,12 +98,14 @@ TEST_CASE("simkernel: bind needs a match, fails EBUSY when bound, and vfio-pci m
   CHECK(h.Link(Drv("vfio-pci", "0000:03:00.0")) ==
         "../../../../devices/pci0000:00/0000:00:01.0/0000:03:00.0");
   CHECK(h.Exists("dev/vfio/14"));
+  CHECK(h.Link("sys/class/vfio/14") == "../../devices/virtual/vfio/14");
   CHECK(h.Read(kPf0 + "/enable") == "0\n");  // vfio-pci enables on open, not at probe
   CHECK(h.Write(Drv("vfio-pci", "bind"), "0000:03:00.0") == EBUSY);
   CHECK_FALSE(h.Exists("sys/class/net/enp3s0f0"));  // vfio-pci registers no netdev
   // Unbinding the group's last vfio device removes the VFIO group file.
   REQUIRE(h.Write(Drv("vfio-pci", "unbind"), "0000:03:00.0") == 0);
   CHECK_FALSE(h.Exists("dev/vfio/14"));
+  CHECK_FALSE(h.Exists("sys/class/vfio/14"));
   CHECK(h.Exists("dev/vfio/vfio"));
 }
 
@@ -133,8 +140,7 @@ TEST_CASE("simkernel: drivers_probe honours driver_override and otherwise the al
   CHECK(h.Read("sys/class/net/enp3s0f0/operstate") == "down\n");
 }
 
-TEST_CASE("simkernel: an interface's routes leave with it and come back on rebind",
-          "[simkernel]") {
+TEST_CASE("simkernel: an interface's routes leave with it and come back on rebind", "[simkernel]") {
   // Given enp3s0f1 up with 10.0.1.5/24, when 03:00.1 is unbound, then its proc/net/route row
   // goes; when igb binds it again the row and the interface return.
   SimHost h("dual-82576.yaml");
@@ -196,19 +202,21 @@ TEST_CASE("simkernel: sriov_numvfs creates 82576 VFs at offset 128 stride 2", "[
   CHECK(static_cast<uint8_t>(cfg[0]) == 0xff);  // a VF's Vendor ID register reads 0xffff
 }
 
-TEST_CASE("simkernel: sriov_numvfs rejects bad values, N->M and counts over total",
-          "[simkernel]") {
+TEST_CASE("simkernel: sriov_numvfs rejects bad values, N->M and counts over total", "[simkernel]") {
   // Given port 0 on igb, then non-numbers are EINVAL, 8 > sriov_totalvfs 7 is ERANGE, 2 -> 3 is
   // EBUSY, 2 -> 2 is a successful no-op, and 0 removes the VFs, their groups and links.
   SimHost h("dual-82576.yaml");
   CHECK(h.Write(kPf0 + "/sriov_numvfs", "two") == EINVAL);
-  CHECK(h.Write(kPf0 + "/sriov_numvfs", "") == EINVAL);
+  CHECK(h.Write(kPf0 + "/sriov_numvfs", "\n") == EINVAL);
+  CHECK(h.Write(kPf0 + "/sriov_numvfs", "") == 0);  // zero-length: store() is never called
   CHECK(h.Write(kPf0 + "/sriov_numvfs", "-1") == EINVAL);
   CHECK(h.Write(kPf0 + "/sriov_numvfs", "70000") == EINVAL);  // kstrtou16 ERANGE -> EINVAL
   CHECK(h.Write(kPf0 + "/sriov_numvfs", "8") == ERANGE);
   REQUIRE(h.Write(kPf0 + "/sriov_numvfs", "0x2") == 0);  // kstrtou16 base 0
   CHECK(h.Write(kPf0 + "/sriov_numvfs", "3") == EBUSY);
   CHECK(h.Read(kPf0 + "/sriov_numvfs") == "2\n");
+  CHECK(h.fs().kernel_log().back() ==
+        "igb 0000:03:00.0: 2 VFs already enabled. Disable before enabling 3 VFs");
   CHECK(h.Write(kPf0 + "/sriov_numvfs", "2") == 0);
   REQUIRE(h.Write(kPf0 + "/sriov_numvfs", "0") == 0);
   CHECK(h.Read(kPf0 + "/sriov_numvfs") == "0\n");
@@ -249,7 +257,7 @@ TEST_CASE("simkernel: sriov_drivers_autoprobe 0 leaves new VFs unbound until an 
   // drivers_probe it binds to vfio-pci.
   SimHost h("dual-82576.yaml");
   CHECK(h.Write(kPf0 + "/sriov_drivers_autoprobe", "maybe") == EINVAL);
-  CHECK(h.Write(kPf0 + "/sriov_drivers_autoprobe", "") == EINVAL);
+  CHECK(h.Write(kPf0 + "/sriov_drivers_autoprobe", "\n") == EINVAL);
   REQUIRE(h.Write(kPf0 + "/sriov_drivers_autoprobe", "on") == 0);
   CHECK(h.Read(kPf0 + "/sriov_drivers_autoprobe") == "1\n");
   REQUIRE(h.Write(kPf0 + "/sriov_drivers_autoprobe", "0\n") == 0);
@@ -311,8 +319,7 @@ TEST_CASE("simkernel: unbinding a PF driver disables its VFs", "[simkernel]") {
   CHECK(h.Read(kPf1 + "/sriov_numvfs") == "0\n");
 }
 
-TEST_CASE("simkernel: injected faults fire after N successes, on paths or drivers",
-          "[simkernel]") {
+TEST_CASE("simkernel: injected faults fire after N successes, on paths or drivers", "[simkernel]") {
   // Given a fault on sriov_numvfs after 1 success and one on igbvf probes, then the first write
   // works, the second fails with ENOMEM and changes nothing, and VFs autoprobe to nothing.
   SimHost h("dual-82576.yaml");
@@ -443,8 +450,8 @@ TEST_CASE("simkernel: writes to different PFs from several threads overlap", "[s
   std::thread t1([&] { r1 = kernel.WriteAttribute(kPf1 + "/sriov_numvfs", "2"); });
   t0.join();
   t1.join();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                std::chrono::steady_clock::now() - start)
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
                 .count();
   CHECK(r0.has_value());
   CHECK(r1.has_value());
@@ -466,4 +473,24 @@ TEST_CASE("simkernel: a live sysfs root is refused", "[simkernel]") {
   REQUIRE_FALSE(written);
   CHECK(written.error().code == Code::kRefused);
   CHECK_FALSE(direct.WriteFileAtomic("tmp/ptrec-should-not-exist", "x"));
+}
+
+TEST_CASE("simkernel: unbinding nvme takes its multipath disk away until it rebinds",
+          "[simkernel]") {
+  // Given the NVMe root disk of bcm5720-shared-group (nvme0n1 under nvme-subsys0), when nvme is
+  // unbound, then sys/block/nvme0n1, its partitions and sys/class/nvme/nvme0 disappear; when
+  // drivers_probe rebinds nvme they come back with the same links.
+  SimHost h("bcm5720-shared-group.yaml");
+  const std::string nvme = Dev("0000:04:00.0");
+  REQUIRE(h.Write(nvme + "/driver/unbind", "0000:04:00.0") == 0);
+  CHECK_FALSE(h.Exists("sys/block/nvme0n1"));
+  CHECK_FALSE(h.Exists("sys/block/nvme0c0n1"));
+  CHECK_FALSE(h.Exists("sys/class/block/nvme0n1p2"));
+  CHECK_FALSE(h.Exists("sys/class/nvme/nvme0"));
+  CHECK_FALSE(h.Exists("sys/devices/virtual/nvme-subsystem/nvme-subsys0"));
+  REQUIRE(h.Write("sys/bus/pci/drivers_probe", "0000:04:00.0") == 0);
+  CHECK(h.Link(nvme + "/driver") == "../../../../bus/pci/drivers/nvme");
+  CHECK(h.Link("sys/block/nvme0n1") == "../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1");
+  CHECK(h.Read("sys/class/block/nvme0n1p2/dev") == "259:2\n");
+  CHECK(h.Read("sys/class/nvme/nvme0/state") == "live\n");
 }

@@ -7,7 +7,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <filesystem>
 #include <stdexcept>
 
 extern char** environ;
@@ -61,16 +60,5 @@ Run RunPtrec(const std::vector<std::string>& args, const std::string& stdin_text
 }
 
 std::string SourcePath(const std::string& rel) { return std::string(PTREC_SOURCE_DIR) + "/" + rel; }
-
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "ptrec-test-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) throw std::runtime_error("mkdtemp");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 }  // namespace ptrec::testing

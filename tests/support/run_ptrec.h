@@ -19,19 +19,4 @@ Run RunPtrec(const std::vector<std::string>& args, const std::string& stdin_text
 /// Path of a file in the source tree: SourcePath("examples/82576-vfs.yaml").
 std::string SourcePath(const std::string& rel);
 
-/// A fresh empty directory under the system temp dir, removed with its contents on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  /// path() + "/" + rel.
-  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
-
- private:
-  std::string path_;
-};
-
 }  // namespace ptrec::testing
