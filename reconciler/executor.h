@@ -49,16 +49,24 @@ struct ApplyResult {
 };
 
 /// Runs plans through providers.
+///
+/// Concurrency: phases run one after another (Phase order is a safety barrier). Within a phase
+/// the actions form chains, one per PF (a PF's count and its VFs' binds) or per device; a chain
+/// runs in plan order on one worker, and up to `workers` chains run at once, so independent PFs
+/// are configured in parallel. An action also waits for its deps. After a failure no new
+/// action starts; actions already running finish; then every completed action is undone, the
+/// most recently completed first. Providers, the journal and on_step must be thread-safe
+/// (on_step is called under the executor's lock, so it needs no lock of its own).
 class Executor {
  public:
   /// \a providers must cover every ActionKind in the plans given to Run; \a journal may be null
-  /// (tests). Neither is owned.
-  Executor(std::vector<Provider*> providers, Journal* journal);
+  /// (tests). Neither is owned. \a workers >= 1: chains run at once (1 = strictly sequential).
+  Executor(std::vector<Provider*> providers, Journal* journal, int workers = 1);
 
-  /// Called after each action finishes (for progress output).
+  /// Called after each action finishes (for progress output), one call at a time.
   void set_on_step(std::function<void(const Action&, const StepOutcome&)> f) { on_step_ = std::move(f); }
 
-  /// Applies \a plan's actions in order. A refused plan is not run (error kRefused).
+  /// Applies \a plan's actions. A refused plan is not run (error kRefused).
   ApplyResult Run(const Plan& plan);
 
  private:
@@ -66,8 +74,14 @@ class Executor {
 
   std::vector<Provider*> providers_;
   Journal* journal_;
+  int workers_;
   std::function<void(const Action&, const StepOutcome&)> on_step_;
 };
+
+/// The chain an action belongs to: actions with the same key run in plan order on one worker.
+/// VF actions (and a PF's own count) share their PF's key; other actions use their device;
+/// module loads share one key. E.g. "0000:03:00.0", "module".
+std::string ChainKey(const Action& action, const Plan& plan);
 
 /// "done", "failed", "not_run", "undone", "undo_failed".
 const char* StepStatusName(StepOutcome::Status status);

@@ -10,6 +10,12 @@ std::string SourcePos::str() const {
   return file + ":" + std::to_string(line) + ":" + std::to_string(column);
 }
 
+std::string KernelArg::str() const {
+  if (!value) return key;
+  bool quote = value->find_first_of(" \t") != std::string::npos;
+  return key + "=" + (quote ? "\"" + *value + "\"" : *value);
+}
+
 std::string Selector::str() const {
   switch (kind) {
     case Kind::kBdf:

@@ -89,13 +89,60 @@ struct SriovSpec {
   SourcePos pos;
 };
 
+/// One kernel command-line argument: "iommu=pt" is {key "iommu", value "pt"}, "quiet" is
+/// {key "quiet", no value}. Keys compare exactly (the kernel treats '-' and '_' in parameter
+/// names alike only for module parameters, Documentation/admin-guide/kernel-parameters.rst).
+struct KernelArg {
+  std::string key;
+  std::optional<std::string> value;
+  /// "key" or "key=value" (value quoted with "..." when it holds a space).
+  std::string str() const;
+  bool operator==(const KernelArg&) const = default;
+};
+
+/// Which bootloader configuration holds the kernel command line for the next boot.
+enum class Bootloader {
+  kAuto,           ///< detect: grubby with BLS entries, else /etc/kernel/cmdline, else GRUB
+  kGrub,           ///< /etc/default/grub GRUB_CMDLINE_LINUX, then update-grub / grub-mkconfig
+  kGrubby,         ///< grubby --update-kernel=ALL --args/--remove-args (RHEL, Fedora; BLS)
+  kKernelInstall,  ///< /etc/kernel/cmdline (systemd-boot, kernel-install)
+};
+
+/// `kernelArgs:`: arguments that must be on the next boot's command line (with their values)
+/// and keys that must not be. The user's other arguments and their order are kept.
+struct KernelArgsSpec {
+  Bootloader bootloader = Bootloader::kAuto;
+  std::vector<KernelArg> present;
+  std::vector<std::string> absent;  ///< keys; "quiet" removes "quiet" and any "quiet=..."
+  SourcePos pos;
+};
+
+/// Whether a `modules:` entry wants the module loaded now.
+enum class ModuleLoad { kUnchanged, kLoaded };
+
+/// One `modules:` entry: options for a kernel module, written to ptrec's own modprobe.d file
+/// ("options igb max_vfs=7,7"), optional softdeps, and whether it must be loaded now.
+struct ModuleConfigSpec {
+  std::string name;                               ///< module name, '_' form ("vfio_pci")
+  std::map<std::string, std::string> parameters;  ///< name -> value as modprobe takes it
+  ModuleLoad load = ModuleLoad::kUnchanged;
+  std::vector<std::string> softdep_pre;   ///< "softdep NAME pre: A B" (e.g. vfio-pci first)
+  std::vector<std::string> softdep_post;
+  /// Reload the module now when a parameter differs from the running value, even though that
+  /// disrupts every device the driver holds (the plan lists them). Otherwise: at next boot.
+  bool allow_reload = false;
+  SourcePos pos;
+};
+
 /// A validated desired-state document (apiVersion ptrec/v1, kind HostConfig).
-/// Room is kept for kernelArgs, modules and vms: the schema rejects them until providers exist.
+/// Room is kept for vms: the schema rejects it until the libvirt provider exists.
 struct DesiredState {
   std::string source;  ///< file name the document came from ("<stdin>" for standard input)
   std::string name;    ///< metadata.name, e.g. the host or group it is for; "" when absent
   std::vector<SriovSpec> sriov;
   std::vector<HideSpec> hide;
+  std::optional<KernelArgsSpec> kernel_args;   ///< absent: ptrec leaves the command line alone
+  std::vector<ModuleConfigSpec> modules;
 };
 
 // ---------------------------------------------------------------------------------------------

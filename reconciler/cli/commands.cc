@@ -239,8 +239,16 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   binding::BindingProvider binder(*host->fs, ledger);
   sriov::SriovProvider sriov(*host->fs, ledger);
   modules::ModuleProvider modules(*host->fs, *host->runner);
-  Executor executor({&modules, &sriov, &binder}, &journal);
+  Executor executor({&modules, &sriov, &binder}, &journal, opts.jobs);
   if (!opts.json) std::cout << "\n";
+  if (opts.terminal && !opts.json) {
+    // Progress as steps finish (in completion order); the report below is in plan order.
+    size_t finished = 0;
+    executor.set_on_step([&, total = plan.actions.size()](const Action& a, const StepOutcome& s) {
+      std::cout << "  … [" << ++finished << "/" << total << "] " << StepStatusName(s.status) << " " << a.subject()
+                << "\n" << std::flush;
+    });
+  }
   ApplyResult result = executor.Run(plan);
   if (opts.json) std::cout << ApplyToJson(plan, result, source).dump(2) << "\n";
   else std::cout << RenderApply(plan, result, ColorFor(opts));

@@ -21,6 +21,8 @@ struct HostOptions {
   bool simulate = false;    ///< writes get the simulated kernel's reactions (sandboxes only)
   bool json = false;        ///< machine-readable output on stdout (format_version 1)
   bool color = false;       ///< ANSI colors in text output
+  bool terminal = false;    ///< stdout is a terminal: show progress while applying
+  int jobs = 8;             ///< apply: PFs/devices configured at once (1 = sequential)
 };
 
 /// `ptrec show`: the host inventory.

@@ -60,6 +60,9 @@ int main(int argc, char** argv) {
   apply_file->excludes(apply_plan);
   apply->add_flag("--simulate", host.simulate, "Rehearse on a snapshot/sandbox root with the simulated kernel");
   apply->add_flag("--auto-approve", auto_approve, "Do not ask for confirmation");
+  apply->add_option("-j,--jobs", host.jobs, "PFs or devices configured at once (1 = one after another)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
 
   auto* validate = app.add_subcommand("validate", "Check a desired-state file without looking at any host");
   validate->add_option("-f,--file", desired_file, "Desired-state YAML (- for stdin)")->required();
@@ -82,7 +85,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitError;
   }
-  host.color = !no_color && !host.json && ::isatty(STDOUT_FILENO);
+  host.terminal = ::isatty(STDOUT_FILENO);
+  host.color = !no_color && !host.json && host.terminal;
 
   if (*show) return RunShow(host);
   if (*plan) return RunPlan(host, desired_file, out_file);
