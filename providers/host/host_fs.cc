@@ -86,6 +86,29 @@ Result<std::string> RealHostFs::ReadFile(const std::string& path) const {
   return out;
 }
 
+Result<std::string> RealHostFs::ReadAttribute(const std::string& path) const {
+  auto abs = Resolve(path);
+  if (!abs) return std::unexpected(abs.error());
+  Fd fd(::open(abs->c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.fd < 0) return std::unexpected(SysError("open", *abs, errno));
+  char buf[8192];
+  ssize_t n;
+  do n = ::read(fd.fd, buf, sizeof buf);
+  while (n < 0 && errno == EINTR);
+  if (n < 0) return std::unexpected(SysError("read", *abs, errno));
+  std::string out(buf, static_cast<size_t>(n));
+  // A regular file (a snapshot's copy) larger than the buffer: read the rest.
+  if (static_cast<size_t>(n) == sizeof buf) {
+    for (;;) {
+      ssize_t more = ::read(fd.fd, buf, sizeof buf);
+      if (more < 0 && errno == EINTR) continue;
+      if (more <= 0) break;
+      out.append(buf, static_cast<size_t>(more));
+    }
+  }
+  return out;
+}
+
 Result<std::string> RealHostFs::ReadLink(const std::string& path) const {
   auto abs = Resolve(path);
   if (!abs) return std::unexpected(abs.error());

@@ -31,6 +31,13 @@ class HostFs {
   /// Errors: kNotFound (ENOENT), kPermission, kIo.
   virtual Result<std::string> ReadFile(const std::string& path) const = 0;
 
+  /// Contents of the sysfs attribute \a path read with ONE read(2) of up to 8 KiB: sysfs hands
+  /// out a whole attribute in one read (fs/sysfs/file.c: show() fills at most PAGE_SIZE; the
+  /// `config` binary attribute is at most 4096 bytes), which saves the read that finds EOF.
+  /// Not for procfs or regular files of unknown size: use ReadFile. Errors: as ReadFile.
+  /// The default reads the whole file with ReadFile (fakes and simulators need nothing more).
+  virtual Result<std::string> ReadAttribute(const std::string& path) const { return ReadFile(path); }
+
   /// Target of the symlink \a path, verbatim, e.g. "../../../bus/pci/drivers/igb".
   /// Errors: kNotFound when \a path does not exist, kInvalid when it is not a link.
   virtual Result<std::string> ReadLink(const std::string& path) const = 0;
@@ -66,6 +73,7 @@ class RealHostFs : public HostFs {
 
   const std::string& root() const override { return root_; }
   Result<std::string> ReadFile(const std::string& path) const override;
+  Result<std::string> ReadAttribute(const std::string& path) const override;
   Result<std::string> ReadLink(const std::string& path) const override;
   Result<std::vector<std::string>> ListDir(const std::string& path) const override;
   bool Exists(const std::string& path) const override;

@@ -20,7 +20,7 @@ std::optional<int> ParseDecAttr(std::string_view text) {
 
 // Reads a small attribute; nullopt when absent or unreadable.
 std::optional<std::string> ReadAttr(const HostFs& fs, Bdf bdf, std::string_view attr) {
-  auto text = fs.ReadFile(paths::PciDeviceAttr(bdf, attr));
+  auto text = fs.ReadAttribute(paths::PciDeviceAttr(bdf, attr));
   if (!text) return std::nullopt;
   return std::string(TrimRight(*text));
 }
@@ -74,18 +74,10 @@ void ObserveModules(const HostFs& fs, const DiscoverOptions& options, HostState&
 
 void ObserveIommu(const HostFs& fs, HostState& host) {
   if (auto units = fs.ListDir(paths::ClassIommu())) host.iommu_units = *units;
-  auto groups = fs.ListDir(paths::IommuGroups());
-  if (!groups) return;
-  for (const auto& name : *groups) {
-    auto id = ParseDecAttr(name);
-    if (!id) continue;
-    auto members = fs.ListDir(paths::IommuGroupDevices(*id));
-    auto& list = host.iommu_groups[*id];
-    if (!members) continue;
-    for (const auto& m : *members)
-      if (auto bdf = Bdf::Parse(m)) list.push_back(*bdf);
-    std::sort(list.begin(), list.end());
-  }
+  // Group members: the inverse of each device's iommu_group link (devices are in BDF order,
+  // so each member list comes out sorted).
+  for (const auto& d : host.devices)
+    if (d.iommu_group >= 0) host.iommu_groups[d.iommu_group].push_back(d.bdf);
   host.iommu_active = !host.iommu_groups.empty() || !host.iommu_units.empty();
 }
 
@@ -116,12 +108,17 @@ std::vector<Bdf> DiskControllers(const HostFs& fs, std::string_view link) {
 void LinkDevices(const HostFs& fs, HostState& host) {
   std::unordered_map<Bdf, PciDevice*> by_bdf;
   for (auto& d : host.devices) by_bdf[d.bdf] = &d;
-  for (const auto& [group, members] : host.iommu_groups)
-    for (Bdf b : members)
-      if (auto it = by_bdf.find(b); it != by_bdf.end()) it->second->iommu_group = group;
   for (const auto& pf : host.devices) {
-    for (size_t n = 0; n < pf.vfs.size(); ++n)
-      if (auto it = by_bdf.find(pf.vfs[n]); it != by_bdf.end()) it->second->vf_index = static_cast<int>(n);
+    for (size_t n = 0; n < pf.vfs.size(); ++n) {
+      auto it = by_bdf.find(pf.vfs[n]);
+      if (it == by_bdf.end()) continue;
+      PciDevice& vf = *it->second;
+      vf.vf_index = static_cast<int>(n);
+      if (vf.id.vendor == 0 && pf.sriov) {  // not read: derive as the kernel does
+        vf.id = {pf.id.vendor, pf.sriov->vf_device};
+        vf.class_code = pf.class_code;
+      }
+    }
   }
   if (auto disks = fs.ListDir(paths::Block())) {
     for (const auto& disk : *disks) {
@@ -191,50 +188,54 @@ Result<std::string> ReadDriver(const HostFs& fs, Bdf bdf) {
 }
 
 Result<std::string> ReadDriverOverride(const HostFs& fs, Bdf bdf) {
-  auto text = fs.ReadFile(paths::PciDeviceAttr(bdf, "driver_override"));
+  auto text = fs.ReadAttribute(paths::PciDeviceAttr(bdf, "driver_override"));
   if (!text) return std::unexpected(text.error());
   std::string_view value = TrimRight(*text);
   return value == "(null)" ? std::string() : std::string(value);
 }
 
-Result<PciDevice> ReadDevice(const HostFs& fs, Bdf bdf) {
+Result<PciDevice> ReadDevice(const HostFs& fs, Bdf bdf, const DiscoverOptions& options) {
   PciDevice d;
   d.bdf = bdf;
   auto link = fs.ReadLink(paths::PciDevice(bdf));
   if (!link) return std::unexpected(link.error());
   d.sysfs_dir = CanonicalDeviceDir(*link);
   d.parent = ParentFromDir(d.sysfs_dir);
-  auto names = fs.ListDir(paths::PciDevice(bdf));
-  if (!names) return std::unexpected(names.error());
-  auto has = [&](std::string_view n) { return std::binary_search(names->begin(), names->end(), n); };
-
-  d.id = {ReadHex16(fs, bdf, "vendor"), ReadHex16(fs, bdf, "device")};
-  d.subsystem = {ReadHex16(fs, bdf, "subsystem_vendor"), ReadHex16(fs, bdf, "subsystem_device")};
-  if (auto cls = ReadAttr(fs, bdf, "class")) d.class_code = ParseHexAttr(*cls).value_or(0);
-  if (has("driver")) {
-    auto driver = ReadDriver(fs, bdf);
-    if (driver) d.driver = *driver;
+  if (auto pf = fs.ReadLink(paths::PciDeviceAttr(bdf, "physfn"))) d.physfn = Bdf::Parse(paths::Basename(*pf));
+  // A plan does not need to read what the kernel derives for a VF from its PF (vendor,
+  // device = sriov_vf_device, class: drivers/pci/iov.c pci_iov_add_virtfn); DiscoverHost fills
+  // them in. Nor its config space: VFs have MSI or MSI-X, never INTx alone (PCIe SR-IOV 1.1
+  // §2.1.2). On hosts with thousands of VFs this halves the system calls.
+  const bool derive_from_pf = d.physfn && !options.display_facts;
+  if (!derive_from_pf) {
+    d.id = {ReadHex16(fs, bdf, "vendor"), ReadHex16(fs, bdf, "device")};
+    if (auto cls = ReadAttr(fs, bdf, "class")) d.class_code = ParseHexAttr(*cls).value_or(0);
   }
-  if (has("driver_override")) {
-    if (auto ov = ReadDriverOverride(fs, bdf)) d.driver_override = *ov;
+  if (options.display_facts) {
+    d.subsystem = {ReadHex16(fs, bdf, "subsystem_vendor"), ReadHex16(fs, bdf, "subsystem_device")};
+    if (auto numa = ReadAttr(fs, bdf, "numa_node")) d.numa_node = ParseDecAttr(*numa).value_or(-1);
   }
-  if (auto numa = ReadAttr(fs, bdf, "numa_node")) d.numa_node = ParseDecAttr(*numa).value_or(-1);
-  if (has("config")) {
-    if (auto config = fs.ReadFile(paths::PciDeviceAttr(bdf, "config"))) {
-      ConfigCaps caps = ParseConfigCaps(*config);
-      d.header_type = caps.header_type;
-      d.msi = caps.msi;
-      d.msix = caps.msix;
-      d.config_read = caps.parsed;
-    }
+  // No `driver` link means unbound: a real state, not an error.
+  if (auto driver = fs.ReadLink(paths::PciDeviceAttr(bdf, "driver"))) d.driver = paths::Basename(*driver);
+  if (auto ov = ReadAttr(fs, bdf, "driver_override"); ov && *ov != "(null)") d.driver_override = *ov;
+  if (auto group = fs.ReadLink(paths::PciDeviceAttr(bdf, "iommu_group")))
+    d.iommu_group = ParseDecAttr(paths::Basename(*group)).value_or(-1);
+  if (derive_from_pf) return d;
+  if (auto config = fs.ReadAttribute(paths::PciDeviceAttr(bdf, "config"))) {
+    ConfigCaps caps = ParseConfigCaps(*config);
+    d.header_type = caps.header_type;
+    d.msi = caps.msi;
+    d.msix = caps.msix;
+    d.config_read = caps.parsed;
   }
-  if (has("sriov_totalvfs")) {
+  if (d.physfn) return d;  // a VF is never a PF itself
+  if (auto total = ReadAttr(fs, bdf, "sriov_totalvfs")) {
     SriovFacts s;
     auto dec = [&](std::string_view attr, int fallback) {
       auto t = ReadAttr(fs, bdf, attr);
       return t ? ParseDecAttr(*t).value_or(fallback) : fallback;
     };
-    s.total_vfs = dec("sriov_totalvfs", 0);
+    s.total_vfs = ParseDecAttr(*total).value_or(0);
     s.num_vfs = dec("sriov_numvfs", 0);
     s.drivers_autoprobe = dec("sriov_drivers_autoprobe", 1) != 0;
     s.offset = dec("sriov_offset", -1);
@@ -242,22 +243,11 @@ Result<PciDevice> ReadDevice(const HostFs& fs, Bdf bdf) {
     if (auto vf = ReadAttr(fs, bdf, "sriov_vf_device"))
       s.vf_device = static_cast<uint16_t>(ParseHexAttr(*vf).value_or(0));
     d.sriov = s;
-  }
-  if (has("physfn")) {
-    if (auto pf = fs.ReadLink(paths::PciDeviceAttr(bdf, "physfn")))
-      d.physfn = Bdf::Parse(paths::Basename(*pf));
-  }
-  if (d.sriov) {
-    // virtfn<n> links name the PF's VFs; n is the VF index (drivers/pci/iov.c pci_iov_sysfs_link).
-    for (const auto& name : *names) {
-      if (!name.starts_with("virtfn")) continue;
-      auto n = ParseDecAttr(std::string_view(name).substr(6));
-      auto vf = fs.ReadLink(paths::PciDeviceAttr(bdf, name));
-      if (!n || !vf) continue;
-      auto vf_bdf = Bdf::Parse(paths::Basename(*vf));
-      if (!vf_bdf) continue;
-      if (d.vfs.size() <= static_cast<size_t>(*n)) d.vfs.resize(*n + 1);
-      d.vfs[*n] = *vf_bdf;
+    // virtfn<n> name VF n (drivers/pci/iov.c pci_iov_sysfs_link), n < sriov_numvfs.
+    for (int n = 0; n < s.num_vfs; ++n) {
+      auto vf = fs.ReadLink(paths::PciVirtfn(bdf, n));
+      if (!vf) break;
+      if (auto vf_bdf = Bdf::Parse(paths::Basename(*vf))) d.vfs.push_back(*vf_bdf);
     }
   }
   return d;
@@ -281,7 +271,7 @@ Result<HostState> DiscoverHost(const HostFs& fs, const DiscoverOptions& options)
   for (const auto& name : *names) {
     auto bdf = Bdf::Parse(name);
     if (!bdf) continue;
-    auto dev = ReadDevice(fs, *bdf);
+    auto dev = ReadDevice(fs, *bdf, options);
     if (!dev) continue;  // vanished between listing and reading (hot unplug): not ours to report
     host.devices.push_back(std::move(*dev));
   }
@@ -293,7 +283,6 @@ Result<HostState> DiscoverHost(const HostFs& fs, const DiscoverOptions& options)
   auto ledger = state::LoadLedger(fs);
   if (!ledger) return std::unexpected(ledger.error());
   host.ledger = std::move(*ledger);
-  host.Reindex();
   return host;
 }
 

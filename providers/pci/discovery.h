@@ -2,9 +2,10 @@
 // and storage use, and ptrec's own ledger, all through a HostFs rooted at the host root.
 //
 // Cost model (big SR-IOV hosts carry thousands of functions): per device one readlink of its
-// sys/bus/pci/devices entry, one listing of its directory (to read only attributes that exist),
-// and one read per attribute used. IOMMU group members come from each group's own devices/
-// folder, network and block devices from sys/class/net and sys/block: nothing rescans the tree.
+// sys/bus/pci/devices entry, a readlink per link used (driver, iommu_group, physfn, virtfnN),
+// and one read per attribute used. IOMMU groups are the inverse of each device's own
+// `iommu_group` link, network and block devices come from sys/class/net and sys/block:
+// nothing rescans the tree, nothing is listed per device.
 #pragma once
 
 #include <set>
@@ -21,6 +22,8 @@ struct DiscoverOptions {
   /// Module names (with '_') whose availability in lib/modules matters to the plan; modules.dep
   /// and modules.builtin are read only when one of these is not loaded already.
   std::set<std::string> modules_of_interest;
+  /// Also read facts only shown to people (subsystem ids, NUMA node); a plan needs none.
+  bool display_facts = true;
 };
 
 /// Reads everything a plan needs from the host under \a fs. Missing optional files (no IOMMU,
@@ -29,9 +32,12 @@ struct DiscoverOptions {
 /// for an unreadable or malformed ledger (var/lib/ptrec/state.json).
 Result<HostState> DiscoverHost(const HostFs& fs, const DiscoverOptions& options = {});
 
-/// Reads one device's facts (everything in PciDevice except vfs/net/block/iommu_group, which
-/// come from whole-host listings). Errors: kNotFound when the device does not exist.
-Result<PciDevice> ReadDevice(const HostFs& fs, Bdf bdf);
+/// Reads one device's facts: everything in PciDevice but vf_index, net_interfaces and
+/// block_devices, which come from whole-host listings. About a dozen system calls: one
+/// readlink each for the device, `driver`, `iommu_group` and `physfn`, one read each for the
+/// attributes used (no directory listing: an absent `sriov_totalvfs` says "not a PF").
+/// Errors: kNotFound when the device does not exist.
+Result<PciDevice> ReadDevice(const HostFs& fs, Bdf bdf, const DiscoverOptions& options = {});
 
 /// Current driver of \a bdf ("" when unbound), from its `driver` link
 /// (Documentation/ABI/testing/sysfs-bus-pci). Errors: kNotFound when the device is gone.

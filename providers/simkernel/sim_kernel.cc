@@ -251,6 +251,9 @@ SimKernelFs::~SimKernelFs() = default;
 Result<std::string> SimKernelFs::ReadFile(const std::string& path) const {
   return real_.ReadFile(path);
 }
+Result<std::string> SimKernelFs::ReadAttribute(const std::string& path) const {
+  return real_.ReadAttribute(path);
+}
 Result<std::string> SimKernelFs::ReadLink(const std::string& path) const {
   return real_.ReadLink(path);
 }

@@ -76,6 +76,7 @@ class SimKernelFs : public HostFs {
   // HostFs. Reads pass through to the tree.
   const std::string& root() const override { return real_.root(); }
   Result<std::string> ReadFile(const std::string& path) const override;
+  Result<std::string> ReadAttribute(const std::string& path) const override;
   Result<std::string> ReadLink(const std::string& path) const override;
   Result<std::vector<std::string>> ListDir(const std::string& path) const override;
   bool Exists(const std::string& path) const override;

@@ -93,6 +93,7 @@ Result<Host> OpenHost(const HostOptions& opts, bool for_writes) {
 
 pci::DiscoverOptions OptionsFor(const DesiredState& desired) {
   pci::DiscoverOptions o;
+  o.display_facts = false;
   auto add = [&](const std::string& driver) {
     if (!driver.empty()) o.modules_of_interest.insert(ModuleName(driver));
   };
@@ -188,7 +189,7 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   if (!host) return ReportError(opts, host.error());
   auto lock = state::ApplyLock::Acquire(*host->fs, opts.root);
   if (!lock) return ReportError(opts, lock.error());
-  auto state = pci::DiscoverHost(*host->fs, desired ? OptionsFor(*desired) : pci::DiscoverOptions{});
+  auto state = pci::DiscoverHost(*host->fs, desired ? OptionsFor(*desired) : pci::DiscoverOptions{.display_facts = false});
   if (!state) return ReportError(opts, state.error());
 
   Plan plan;
