@@ -13,7 +13,7 @@
 namespace ptrec {
 
 /// Durable record of the apply in progress, so an interrupted run can be told and undone.
-/// Implemented over the host root by providers/state (var/lib/ptrec/journal.json).
+/// Implemented over the host root by providers/state (var/lib/ptrec/journal.jsonl).
 class Journal {
  public:
   virtual ~Journal() = default;

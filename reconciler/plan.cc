@@ -184,6 +184,7 @@ class Planner {
           continue;
         }
         if (spec.method == SriovMethod::kModuleParam) {
+          frozen_pfs_.insert(bdf);
           Refuse(entry, "method: module-param is not supported by this version of ptrec",
                  "use method: sysfs (the default) where the driver supports sriov_numvfs", spec.pos);
           continue;
@@ -222,6 +223,7 @@ class Planner {
   void PlanOnePf(const PciDevice& pf, const SriovSpec& spec, const std::string& entry) {
     int current = pf.sriov->num_vfs;
     if (spec.num_vfs > pf.sriov->total_vfs) {
+      frozen_pfs_.insert(pf.bdf);
       Refuse(entry,
              "numVfs " + std::to_string(spec.num_vfs) + " exceeds sriov_totalvfs " +
                  std::to_string(pf.sriov->total_vfs) + " of " + Describe(pf),
@@ -229,6 +231,7 @@ class Planner {
       return;
     }
     if (pf.driver.empty() && spec.num_vfs != current) {
+      frozen_pfs_.insert(pf.bdf);
       Refuse(entry, "PF " + pf.bdf.str() + " has no driver bound: the kernel refuses sriov_numvfs without one (ENOENT)",
              "bind the PF's own driver first (e.g. `ptrec apply` after removing it from hide)", spec.pos);
       return;
@@ -287,6 +290,15 @@ class Planner {
           if (d->is_bridge()) {
             Refuse(entry, Describe(*d) + " is a PCI bridge or port; bridges are not assigned to VMs",
                    "select the endpoint devices behind it instead", spec.pos);
+            continue;
+          }
+          if (spec.driver == "vfio-pci" && d->sriov && d->sriov->num_vfs > 0) {
+            // drivers/vfio/pci/vfio_pci.c vfio_pci_probe: "Cannot bind to PF with SR-IOV
+            // enabled" (-EBUSY); the e2e test bed saw exactly this.
+            Refuse(entry, Describe(*d) + " has " + std::to_string(d->sriov->num_vfs) +
+                              " VFs enabled, and vfio-pci refuses a PF with SR-IOV enabled (EBUSY)",
+                   "set numVfs: 0 for this PF in an sriov entry of another apply first, or hide its VFs instead",
+                   spec.pos);
             continue;
           }
           if (pf_counts_.count(bdf)) {
@@ -402,6 +414,8 @@ class Planner {
       const PciDevice* d = host_.Find(b.bdf);
       if (!d) continue;  // gone (a VF removed since): nothing to give back
       if (d->is_vf() && recreated_pfs_.count(*d->physfn)) continue;  // removed by this plan
+      // The PF's entry was refused: its VFs stay as they are rather than being given back.
+      if (d->is_vf() && frozen_pfs_.count(*d->physfn)) continue;
       if (d->driver != b.driver) {
         Warn(b.bdf.str(), b.bdf.str() + " was bound to " + b.driver + " by ptrec but is on " + DriverOrNone(d->driver) +
                               " now; ptrec leaves it as it is");
@@ -486,6 +500,7 @@ class Planner {
   std::map<Bdf, int> vf_count_action_; // PF -> id of its kSetNumVfs action
   std::set<Bdf> recreated_pfs_;        // PFs whose existing VFs this plan removes
   std::set<Bdf> include_groups_;       // hidden devices with group: include
+  std::set<Bdf> frozen_pfs_;           // PFs whose sriov entry was refused: leave their VFs be
 };
 
 }  // namespace

@@ -197,6 +197,18 @@ Result<void> RealHostFs::RemoveFile(const std::string& path) {
   return {};
 }
 
+Result<void> RealHostFs::AppendFile(const std::string& path, std::string_view data) {
+  auto abs = Resolve(path);
+  if (!abs) return std::unexpected(abs.error());
+  Fd fd(::open(abs->c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.fd < 0) return std::unexpected(SysError("open", *abs, errno));
+  ssize_t n = ::write(fd.fd, data.data(), data.size());
+  if (n < 0) return std::unexpected(SysError("write", *abs, errno));
+  if (static_cast<size_t>(n) != data.size()) return Fail(Code::kIo, "write " + *abs + ": short write", path);
+  if (::fdatasync(fd.fd) != 0) return std::unexpected(SysError("fdatasync", *abs, errno));
+  return {};
+}
+
 bool IsLiveSysfs(const std::string& root) {
   std::string sys = (root == "/" ? std::string() : root) + "/sys";
   struct statfs st {};

@@ -63,6 +63,11 @@ class HostFs {
 
   /// Removes regular file \a path. A missing file is success.
   virtual Result<void> RemoveFile(const std::string& path) = 0;
+
+  /// Appends \a data to regular file \a path (created, mode 0644, when missing) with one
+  /// write(2) and fdatasync(2): a log whose every record is on disk when this returns.
+  /// Errors: kIo, kPermission; kRefused outside the root.
+  virtual Result<void> AppendFile(const std::string& path, std::string_view data) = 0;
 };
 
 /// HostFs over the real filesystem, every path prefixed with root.
@@ -81,6 +86,7 @@ class RealHostFs : public HostFs {
   Result<void> WriteFileAtomic(const std::string& path, std::string_view data,
                                unsigned mode = 0644) override;
   Result<void> RemoveFile(const std::string& path) override;
+  Result<void> AppendFile(const std::string& path, std::string_view data) override;
 
   /// The absolute path of \a path under the root, or kRefused if \a path is absolute or
   /// climbs out with "..".

@@ -54,7 +54,7 @@ std::string ProcMountinfo() { return "proc/self/mountinfo"; }
 
 std::string StateDir() { return "var/lib/ptrec"; }
 std::string LedgerFile() { return Join(StateDir(), "state.json"); }
-std::string JournalFile() { return Join(StateDir(), "journal.json"); }
+std::string JournalFile() { return Join(StateDir(), "journal.jsonl"); }
 std::string LockFile() { return Join(StateDir(), "lock"); }
 
 std::string_view Basename(std::string_view path) {

@@ -70,7 +70,7 @@ std::string ProcMountinfo();     ///< "proc/self/mountinfo"
 // --- ptrec's own state ----------------------------------------------------------------------
 std::string StateDir();     ///< "var/lib/ptrec"
 std::string LedgerFile();   ///< "var/lib/ptrec/state.json": what ptrec changed (Ledger)
-std::string JournalFile();  ///< "var/lib/ptrec/journal.json": steps of the running apply
+std::string JournalFile();  ///< "var/lib/ptrec/journal.jsonl": steps of the running apply
 std::string LockFile();     ///< "var/lib/ptrec/lock": one apply at a time
 
 /// The last path component of a link target: "../../../bus/pci/drivers/igb" -> "igb".

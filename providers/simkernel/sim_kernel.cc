@@ -331,6 +331,22 @@ Result<void> SimKernelFs::WriteFileAtomic(const std::string& path, std::string_v
   return result;
 }
 
+Result<void> SimKernelFs::AppendFile(const std::string& path, std::string_view data) {
+  std::lock_guard lock(mu_);
+  Result<void> result;
+  if (live_) {
+    result = Fail(Code::kRefused, "refusing writes: " + root() + " is a live sysfs", path);
+  } else if (IsKernelPath(path)) {
+    result = Fail(Code::kPermission, "simulated kernel does not model appending to " + path, path, EACCES);
+  } else if (int err = PathFault({path}); err) {
+    result = std::unexpected(WriteError(path, path, err));
+  } else {
+    result = real_.AppendFile(path, data);
+  }
+  writes_.push_back(WriteRecord{path, std::string(data), result ? 0 : result.error().sys_errno});
+  return result;
+}
+
 Result<void> SimKernelFs::RemoveFile(const std::string& path) {
   std::lock_guard lock(mu_);
   Result<void> result;

@@ -90,6 +90,8 @@ class SimKernelFs : public HostFs {
                                unsigned mode = 0644) override;
   /// Passes through, except under sys/, proc/, dev/: EACCES.
   Result<void> RemoveFile(const std::string& path) override;
+  /// Passes through, except under sys/, proc/, dev/: EACCES.
+  Result<void> AppendFile(const std::string& path, std::string_view data) override;
 
   /// Makes matching events fail with \a err: a driver name fails that driver's probes, a path
   /// suffix (whole components) fails writes to it (see FaultSpec). The first \a after_n_ok

@@ -16,40 +16,36 @@ using nlohmann::json;
 
 Result<void> FileJournal::Begin(const Plan& plan) {
   std::lock_guard lock(mu_);
-  fingerprint_ = plan.fingerprint;
-  steps_json_ = "[]";
-  return Write("running");
+  json head = {{"format_version", kJsonFormatVersion}, {"status", "running"}, {"fingerprint", plan.fingerprint}};
+  return fs_.WriteFileAtomic(paths::JournalFile(), head.dump() + "\n");
 }
 
 Result<void> FileJournal::StepDone(const Action& done, const std::vector<Action>& undo) {
-  std::lock_guard lock(mu_);
-  json steps = json::parse(steps_json_);
   json u = json::array();
   for (const auto& a : undo) u.push_back(ActionToJson(a));
-  steps.push_back({{"action", ActionToJson(done)}, {"undo", u}});
-  steps_json_ = steps.dump();
-  return Write("running");
+  std::string line = json{{"step", ActionToJson(done)}, {"undo", std::move(u)}}.dump() + "\n";
+  std::lock_guard lock(mu_);
+  return fs_.AppendFile(paths::JournalFile(), line);
 }
 
 Result<void> FileJournal::Finish(bool ok) {
   std::lock_guard lock(mu_);
-  return Write(ok ? "done" : "needs_attention");
-}
-
-Result<void> FileJournal::Write(const std::string& status) {
-  json j = {{"format_version", kJsonFormatVersion},
-            {"status", status},
-            {"fingerprint", fingerprint_},
-            {"steps", json::parse(steps_json_)}};
-  return fs_.WriteFileAtomic(paths::JournalFile(), j.dump(2) + "\n");
+  return fs_.AppendFile(paths::JournalFile(), json{{"status", ok ? "done" : "needs_attention"}}.dump() + "\n");
 }
 
 std::string LastJournalStatus(const HostFs& fs) {
   auto text = fs.ReadFile(paths::JournalFile());
   if (!text) return {};
-  json j = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return "unreadable";
-  return j.value("status", "unreadable");
+  std::string status = "unreadable";
+  size_t start = 0;
+  while (start < text->size()) {
+    size_t end = text->find('\n', start);
+    if (end == std::string::npos) end = text->size();
+    json j = json::parse(text->substr(start, end - start), nullptr, /*allow_exceptions=*/false);
+    if (j.is_object() && j.contains("status")) status = j.value("status", "unreadable");
+    start = end + 1;
+  }
+  return status;
 }
 
 Result<ApplyLock> ApplyLock::Acquire(HostFs& fs, const std::string& abs_root) {

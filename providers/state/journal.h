@@ -4,15 +4,20 @@
 #include <mutex>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "providers/host/host_fs.h"
 #include "reconciler/executor.h"
 
 namespace ptrec::state {
 
-/// Journal over a HostFs: var/lib/ptrec/journal.json holds {"format_version", "status":
-/// "running"|"done"|"rolled_back"|"needs_attention", "fingerprint", "steps":[{action, undo}]},
-/// rewritten atomically after every step. A journal left "running" means an apply was cut
-/// short: `ptrec plan` reports it.
+/// Journal over a HostFs: var/lib/ptrec/journal.jsonl, JSON Lines, one record per line,
+/// each appended and fdatasync'd before the executor goes on:
+///   {"format_version":1,"status":"running","fingerprint":"..."}   (Begin: the file is replaced)
+///   {"step":{action},"undo":[actions]}                            (StepDone, one per action)
+///   {"status":"done"|"needs_attention"}                           (Finish)
+/// Appending keeps each step O(1) on hosts with thousands of actions. A journal whose last
+/// status is "running" means an apply was cut short: `ptrec plan` reports it.
 class FileJournal : public Journal {
  public:
   explicit FileJournal(HostFs& fs) : fs_(fs) {}
@@ -21,10 +26,7 @@ class FileJournal : public Journal {
   Result<void> Finish(bool ok) override;
 
  private:
-  Result<void> Write(const std::string& status);
   HostFs& fs_;
-  std::string fingerprint_;
-  std::string steps_json_ = "[]";
   std::mutex mu_;
 };
 

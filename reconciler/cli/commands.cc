@@ -107,10 +107,10 @@ Color ColorFor(const HostOptions& opts) { return opts.color ? Color::kYes : Colo
 std::string JournalWarning(const HostFs& fs) {
   std::string status = state::LastJournalStatus(fs);
   if (status == "running")
-    return "the last apply on this host was interrupted (var/lib/ptrec/journal.json says running): check the "
+    return "the last apply on this host was interrupted (var/lib/ptrec/journal.jsonl says running): check the "
            "devices it lists before going on";
   if (status == "needs_attention")
-    return "the last apply on this host failed and could not undo every step (var/lib/ptrec/journal.json)";
+    return "the last apply on this host failed and could not undo every step (var/lib/ptrec/journal.jsonl)";
   return {};
 }
 

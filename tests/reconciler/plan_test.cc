@@ -384,3 +384,38 @@ TEST_CASE_METHOD(HostFixture, "plan: an interface selector still finds a device 
 }
 
 }  // namespace ptrec
+
+namespace ptrec {
+
+TEST_CASE_METHOD(HostFixture, "plan: vfio-pci cannot take a PF with VFs enabled", "[plan]") {
+  // Given PF 03:00.0 with 2 VFs (the kernel's vfio_pci_probe answers EBUSY), then hiding it is
+  // refused and names the VF count.
+  AddVfs("0000:03:00.0", 2, "igbvf");
+  DesiredState d;
+  d.hide = {Hide("0000:03:00.0")};
+  auto r = Refusals(ComputePlan(d, host));
+  REQUIRE(r.size() == 1);
+  CHECK_THAT(r[0], Catch::Contains("2 VFs enabled"));
+  d.hide[0].driver = "pci-stub";
+  host.loaded_drivers.insert("pci-stub");
+  CHECK(Refusals(ComputePlan(d, host)).empty());
+}
+
+TEST_CASE_METHOD(HostFixture, "plan: a refused sriov entry leaves that PF's VFs alone", "[plan]") {
+  // Given ptrec put the 2 VFs of 03:00.0 on vfio-pci, when the entry asks for more than
+  // sriov_totalvfs, then the plan is refused and does not give those VFs back.
+  AddVfs("0000:03:00.0", 2, "vfio-pci");
+  for (Bdf vf : dev("0000:03:00.0").vfs) {
+    for (auto& d : host.devices)
+      if (d.bdf == vf) d.driver_override = "vfio-pci";
+    host.ledger.bindings.push_back({vf, "vfio-pci", "", "", {}});
+  }
+  host.Reindex();
+  DesiredState d;
+  d.sriov = {Sriov("0000:03:00.0", 9, "vfio-pci")};
+  Plan p = ComputePlan(d, host);
+  CHECK(Refusals(p).size() == 1);
+  for (const auto& a : p.actions) CHECK(a.kind != ActionKind::kRelease);
+}
+
+}  // namespace ptrec
