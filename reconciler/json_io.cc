@@ -17,13 +17,14 @@ json Summary(const Plan& plan) {
 }
 
 std::optional<ActionKind> KindFromName(const std::string& s) {
-  for (auto k : {ActionKind::kLoadModule, ActionKind::kSetNumVfs, ActionKind::kBind, ActionKind::kRelease})
+  for (auto k : {ActionKind::kEditBootloader, ActionKind::kWriteFile, ActionKind::kLoadModule, ActionKind::kSetNumVfs,
+                 ActionKind::kBind, ActionKind::kRelease})
     if (s == ActionKindName(k)) return k;
   return std::nullopt;
 }
 
 std::optional<Phase> PhaseFromName(const std::string& s) {
-  for (auto p : {Phase::kModules, Phase::kRelease, Phase::kVfCount, Phase::kBind})
+  for (auto p : {Phase::kBoot, Phase::kModules, Phase::kRelease, Phase::kVfCount, Phase::kBind})
     if (s == PhaseName(p)) return p;
   return std::nullopt;
 }
@@ -118,6 +119,13 @@ json ActionToJson(const Action& a) {
     case ActionKind::kLoadModule:
       j["module"] = a.module;
       break;
+    case ActionKind::kEditBootloader:
+    case ActionKind::kWriteFile:
+      j["path"] = a.path;
+      j["content"] = a.content;
+      j["remove"] = a.remove;
+      j["commands"] = a.argvs;
+      break;
   }
   return j;
 }
@@ -140,6 +148,7 @@ json PlanToJson(const Plan& plan, const std::string& source) {
           {"changes", plan.has_changes()},
           {"refused", plan.refused()},
           {"reboot_required", plan.reboot_required()},
+          {"pending_reboot", plan.pending_reboot},
           {"summary", Summary(plan)},
           {"actions", actions},
           {"findings", findings}};
@@ -156,6 +165,7 @@ Result<Plan> PlanFromJson(const json& doc) {
     Plan plan;
     plan.root = doc.at("root").get<std::string>();
     plan.fingerprint = doc.at("fingerprint").get<std::string>();
+    plan.pending_reboot = doc.value("pending_reboot", std::vector<std::string>{});
     for (const auto& j : doc.at("actions")) {
       Action a;
       a.id = j.at("id").get<int>();
@@ -178,6 +188,15 @@ Result<Plan> PlanFromJson(const json& doc) {
       a.from_num_vfs = j.value("from_num_vfs", 0);
       a.autoprobe_off = j.value("autoprobe_off", false);
       a.module = j.value("module", "");
+      a.path = j.value("path", "");
+      a.content = j.value("content", "");
+      a.remove = j.value("remove", false);
+      if (j.contains("commands")) a.argvs = j["commands"].get<std::vector<std::vector<std::string>>>();
+      for (const auto& argv : a.argvs) {
+        std::string line;
+        for (const auto& w : argv) line += (line.empty() ? "" : " ") + w;
+        a.commands.push_back(line);
+      }
       plan.actions.push_back(std::move(a));
     }
     for (const auto& j : doc.at("findings")) {

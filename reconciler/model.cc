@@ -96,6 +96,10 @@ char Action::symbol() const {
   switch (kind) {
     case ActionKind::kLoadModule:
       return '+';
+    case ActionKind::kEditBootloader:
+      return '~';
+    case ActionKind::kWriteFile:
+      return remove ? '-' : (before == "absent" ? '+' : '~');
     case ActionKind::kBind:
       return '+';
     case ActionKind::kRelease:
@@ -110,6 +114,8 @@ char Action::symbol() const {
 
 std::string Action::subject() const {
   if (kind == ActionKind::kLoadModule) return "module " + module;
+  if (kind == ActionKind::kEditBootloader) return "kernel command line (" + path + ")";
+  if (kind == ActionKind::kWriteFile) return path;
   if (vf) {
     std::string s = "VF " + std::to_string(vf->index) + " of " + vf->pf.str();
     if (device != vf->pf) s += " (" + device.str() + ")";
@@ -124,6 +130,7 @@ bool Plan::refused() const {
 }
 
 bool Plan::reboot_required() const {
+  if (!pending_reboot.empty()) return true;
   return std::any_of(actions.begin(), actions.end(),
                      [](const Action& a) { return a.reboot_required; });
 }
@@ -143,6 +150,8 @@ std::string_view ModuleFileName(std::string_view path) {
 
 const char* ActionKindName(ActionKind kind) {
   switch (kind) {
+    case ActionKind::kEditBootloader: return "edit_bootloader";
+    case ActionKind::kWriteFile: return "write_file";
     case ActionKind::kLoadModule: return "load_module";
     case ActionKind::kSetNumVfs: return "set_num_vfs";
     case ActionKind::kBind: return "bind";
@@ -153,6 +162,7 @@ const char* ActionKindName(ActionKind kind) {
 
 const char* PhaseName(Phase phase) {
   switch (phase) {
+    case Phase::kBoot: return "boot";
     case Phase::kModules: return "modules";
     case Phase::kRelease: return "release";
     case Phase::kVfCount: return "vf_count";

@@ -138,6 +138,7 @@ struct ModuleConfigSpec {
 /// Room is kept for vms: the schema rejects it until the libvirt provider exists.
 struct DesiredState {
   std::string source;  ///< file name the document came from ("<stdin>" for standard input)
+  std::string text;    ///< the document as written, for the boot-time copy (etc/ptrec/host.yaml)
   std::string name;    ///< metadata.name, e.g. the host or group it is for; "" when absent
   std::vector<SriovSpec> sriov;
   std::vector<HideSpec> hide;
@@ -229,6 +230,17 @@ struct Ledger {
   const VfCount* FindVfCount(Bdf pf) const;
 };
 
+/// The bootloader configuration that sets the next boot's kernel command line.
+struct BootConfig {
+  enum class Kind { kNone, kGrub, kGrubby, kKernelInstall };
+  Kind kind = Kind::kNone;          ///< kNone: nothing found that ptrec can edit
+  std::string file;                 ///< the file ptrec edits, relative to the root
+  std::string text;                 ///< its contents as read
+  std::vector<KernelArg> configured;  ///< arguments it gives the next boot
+  std::vector<std::string> regenerate;  ///< argv run after an edit ("update-grub"); may be empty
+  std::string problem;              ///< why it cannot be edited safely; "" when it can
+};
+
 /// Everything discovery learnt about a host. Devices are sorted by BDF.
 struct HostState {
   std::string root = "/";  ///< the host root it was read from
@@ -244,6 +256,14 @@ struct HostState {
   std::vector<NetInterface> net_interfaces;
   std::vector<DeviceUsage> usages;
   Ledger ledger;
+  std::vector<KernelArg> running_args;  ///< proc/cmdline, parsed (lib/cmdline.c rules)
+  BootConfig boot;                      ///< read only when the desired state has kernelArgs
+  /// Running module parameters, sys/module/NAME/parameters/PARAM, for the modules the desired
+  /// state configures: module -> param -> value (trailing newline dropped).
+  std::map<std::string, std::map<std::string, std::string>> module_params;
+  /// Current contents of the files ptrec owns (modprobe.d, udev rules, systemd unit, the
+  /// desired-state copy), by path relative to the root; absent files are not in the map.
+  std::map<std::string, std::string> owned_files;
 
   /// The device at \a bdf, or nullptr. O(1).
   const PciDevice* Find(Bdf bdf) const;
@@ -262,15 +282,18 @@ struct HostState {
 
 /// What an action changes. Each kind is applied by exactly one provider.
 enum class ActionKind {
+  kEditBootloader,  ///< edit the bootloader config so the next boot gets the kernel arguments
+  kWriteFile,   ///< write (or remove) a file ptrec owns, then run its follow-up commands
   kLoadModule,  ///< modprobe a driver's module (only on the real root)
   kSetNumVfs,   ///< write sriov_numvfs (through 0 when both counts are non-zero)
   kBind,        ///< driver_override + unbind + drivers_probe: move a device to `driver`
   kRelease,     ///< give a device back: restore driver_override and the original driver
 };
 
-/// Phases keep the order safe. Set-up runs modules -> VF counts -> binding; tear-down
+/// Phases keep the order safe. Set-up runs boot configuration (bootloader, owned files) ->
+/// modules -> VF counts -> binding; tear-down
 /// (release) runs before VF counts change, so a device is never moved while its PF changes.
-enum class Phase { kModules = 0, kRelease = 1, kVfCount = 2, kBind = 3 };
+enum class Phase { kBoot = 0, kModules = 1, kRelease = 2, kVfCount = 3, kBind = 4 };
 
 /// A VF named by its PF and index, for VFs that do not exist yet when the plan is made.
 struct VfRef {
@@ -300,6 +323,11 @@ struct Action {
   int from_num_vfs = 0;        ///< kSetNumVfs: count when planned
   bool autoprobe_off = false;  ///< kSetNumVfs: create VFs with sriov_drivers_autoprobe=0
   std::string module;          ///< kLoadModule
+  std::string path;            ///< kEditBootloader, kWriteFile: file relative to the root
+  std::string content;         ///< kEditBootloader, kWriteFile: new contents
+  bool remove = false;         ///< kWriteFile: remove the file instead
+  std::vector<std::string> commands;  ///< argv joined by ' ' (display) of follow-up commands
+  std::vector<std::vector<std::string>> argvs;  ///< the same commands as argv, to run
 
   /// '+' creates/takes, '~' changes in place, '-' removes/gives back (Terraform style).
   char symbol() const;
@@ -317,15 +345,39 @@ struct Finding {
   SourcePos pos;        ///< the YAML entry that led here, if any
 };
 
+/// What must be re-established at every boot, as the planner resolved it: the input of the
+/// persistence provider (udev rules that set driver_override and VF counts as devices appear,
+/// a boot unit that runs ptrec apply). Sorted by BDF.
+struct PersistSpec {
+  struct Override {
+    Bdf bdf;
+    std::string driver;
+  };
+  struct VfCount {
+    Bdf pf;
+    int num_vfs = 0;
+    bool autoprobe_off = false;  ///< the VFs go to a ptrec-chosen driver
+  };
+  std::vector<Override> overrides;
+  std::vector<VfCount> vf_counts;
+  bool empty() const { return overrides.empty() && vf_counts.empty(); }
+};
+
 /// An ordered, checked plan. Empty actions and no refusal = the host matches.
 struct Plan {
   std::string root;
   std::string fingerprint;  ///< HostState::Fingerprint() of the state it was made from
   std::vector<Action> actions;
   std::vector<Finding> findings;
+  PersistSpec persist;  ///< runtime state to re-establish at boot (see providers/persist)
+
+  /// Changes already configured for the next boot but not running (kernel arguments,
+  /// module options): each says what differs. The host needs a reboot even with no action.
+  std::vector<std::string> pending_reboot;
 
   bool refused() const;
   bool has_changes() const { return !actions.empty(); }
+  /// Any action needs a reboot, or something configured is not running yet.
   bool reboot_required() const;
 };
 

@@ -30,6 +30,35 @@ struct Want {
   std::string why;          // extra reason text, e.g. "group 16 of 0000:02:00.0"
 };
 
+// Sorts by phase, then device, then kind, and renumbers ids and deps to match.
+void OrderActions(std::vector<Action>& acts) {
+  std::vector<int> order(acts.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
+    const Action& a = acts[x];
+    const Action& b = acts[y];
+    if (a.phase != b.phase) return a.phase < b.phase;
+    if (a.module != b.module) return a.module < b.module;
+    if (a.path != b.path) return a.path < b.path;
+    Bdf ka = a.vf ? a.vf->pf : a.device, kb = b.vf ? b.vf->pf : b.device;
+    if (ka != kb) return ka < kb;
+    int ia = a.vf ? a.vf->index : -1, ib = b.vf ? b.vf->index : -1;
+    return ia < ib;
+  });
+  std::vector<int> new_id(acts.size());
+  for (size_t pos = 0; pos < order.size(); ++pos) new_id[order[pos]] = static_cast<int>(pos);
+  std::vector<Action> sorted;
+  sorted.reserve(acts.size());
+  for (int old : order) {
+    Action a = std::move(acts[old]);
+    a.id = new_id[old];
+    for (int& d : a.deps) d = new_id[d];
+    std::sort(a.deps.begin(), a.deps.end());
+    sorted.push_back(std::move(a));
+  }
+  acts = std::move(sorted);
+}
+
 class Planner {
  public:
   Planner(const DesiredState& desired, const HostState& host) : desired_(desired), host_(host) {}
@@ -43,6 +72,7 @@ class Planner {
     PlanBindings();
     PlanReleases();
     PlanModules();
+    FillPersist();
     Order();
     return std::move(plan_);
   }
@@ -178,6 +208,7 @@ class Planner {
                  spec.pos);
           continue;
         }
+        pf_specs_.emplace(bdf, &spec);
         if (!pf_counts_.emplace(bdf, spec.num_vfs).second) {
           Refuse(entry, "PF " + bdf.str() + " is selected by more than one sriov entry",
                  "keep one entry per PF", spec.pos);
@@ -462,34 +493,17 @@ class Planner {
     }
   }
 
-  // Sorts by phase, then device, then kind, and renumbers ids and deps to match.
-  void Order() {
-    auto& acts = plan_.actions;
-    std::vector<int> order(acts.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
-    std::stable_sort(order.begin(), order.end(), [&](int x, int y) {
-      const Action& a = acts[x];
-      const Action& b = acts[y];
-      if (a.phase != b.phase) return a.phase < b.phase;
-      if (a.module != b.module) return a.module < b.module;
-      Bdf ka = a.vf ? a.vf->pf : a.device, kb = b.vf ? b.vf->pf : b.device;
-      if (ka != kb) return ka < kb;
-      int ia = a.vf ? a.vf->index : -1, ib = b.vf ? b.vf->index : -1;
-      return ia < ib;
-    });
-    std::vector<int> new_id(acts.size());
-    for (size_t pos = 0; pos < order.size(); ++pos) new_id[order[pos]] = static_cast<int>(pos);
-    std::vector<Action> sorted;
-    sorted.reserve(acts.size());
-    for (int old : order) {
-      Action a = std::move(acts[old]);
-      a.id = new_id[old];
-      for (int& d : a.deps) d = new_id[d];
-      std::sort(a.deps.begin(), a.deps.end());
-      sorted.push_back(std::move(a));
-    }
-    acts = std::move(sorted);
+  // What to re-establish at boot: every wanted binding whose BDF is known, and every VF count
+  // the desired state sets.
+  void FillPersist() {
+    for (const auto& [bdf, w] : wants_)
+      if (bdf.domain != 0xffff) plan_.persist.overrides.push_back({bdf, w.driver});
+    for (const auto& [pf, spec] : pf_specs_)
+      if (!frozen_pfs_.count(pf) && spec->method == SriovMethod::kSysfs)
+        plan_.persist.vf_counts.push_back({pf, spec->num_vfs, !spec->vf_driver.empty()});
   }
+
+  void Order() { OrderActions(plan_.actions); }
 
   const DesiredState& desired_;
   const HostState& host_;
@@ -497,6 +511,7 @@ class Planner {
   std::map<Bdf, Want> wants_;
   std::map<Bdf, VfRef> predicted_;     // VFs the plan creates, by predicted BDF
   std::map<Bdf, int> pf_counts_;       // PF -> wanted VF count
+  std::map<Bdf, const SriovSpec*> pf_specs_;  // PF -> the entry that selects it
   std::map<Bdf, int> vf_count_action_; // PF -> id of its kSetNumVfs action
   std::set<Bdf> recreated_pfs_;        // PFs whose existing VFs this plan removes
   std::set<Bdf> include_groups_;       // hidden devices with group: include
@@ -507,6 +522,16 @@ class Planner {
 
 Plan ComputePlan(const DesiredState& desired, const HostState& host) {
   return Planner(desired, host).Run();
+}
+
+void AppendActions(Plan& plan, std::vector<Action> more) {
+  const int base = static_cast<int>(plan.actions.size());
+  for (auto& a : more) {
+    a.id = static_cast<int>(plan.actions.size());
+    for (int& d : a.deps) d += base;
+    plan.actions.push_back(std::move(a));
+  }
+  OrderActions(plan.actions);
 }
 
 }  // namespace ptrec

@@ -29,6 +29,12 @@ namespace ptrec {
 ///  - one device cannot be wanted on two drivers.
 /// Devices ptrec bound earlier (host.ledger) and no longer wanted are given back to the driver
 /// they had; VF counts ptrec set and no longer wanted go back to the count they had.
+/// Plan::persist says what must be re-established at every boot; providers/persist turns it
+/// into owned-file actions, added with AppendActions.
 Plan ComputePlan(const DesiredState& desired, const HostState& host);
+
+/// Adds \a more (ids ignored; deps are ids among \a more, counted from 0) to \a plan, then
+/// orders all actions again by phase and device and renumbers ids and deps.
+void AppendActions(Plan& plan, std::vector<Action> more);
 
 }  // namespace ptrec

@@ -28,6 +28,8 @@ std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
 std::string WhatChanges(const Action& a) {
   switch (a.kind) {
     case ActionKind::kLoadModule: return "load module " + a.module;
+    case ActionKind::kEditBootloader: return "next boot: " + a.before + "  →  " + a.after;
+    case ActionKind::kWriteFile: return a.remove ? "remove (no longer needed)" : a.before + " → " + a.after;
     case ActionKind::kSetNumVfs: {
       std::string s = "sriov_numvfs " + a.before;
       if (a.from_num_vfs != 0 && a.num_vfs != 0) s += " → 0";
@@ -82,9 +84,13 @@ std::string RenderPlan(const Plan& plan, Color color) {
     if (!f.hint.empty()) out += fmt::format("    fix: {}\n", f.hint);
   }
   if (!plan.findings.empty()) out += "\n";
+  for (const auto& r : plan.pending_reboot)
+    out += fmt::format("{}Reboot pending:{} {}\n", p.warn, p.reset, r);
+  if (!plan.pending_reboot.empty()) out += "\n";
   if (plan.actions.empty()) {
     out += plan.refused() ? "No changes can be planned until the refusals above are fixed.\n"
-                          : "No changes. The host matches the desired state.\n";
+         : plan.pending_reboot.empty() ? "No changes. The host matches the desired state.\n"
+                                       : "No changes to make. The configuration is in place; it takes effect at the next reboot.\n";
     return out;
   }
   int add = 0, change = 0, remove = 0;
@@ -100,6 +106,8 @@ std::string RenderPlan(const Plan& plan, Color color) {
     out += fmt::format("  {}{} [{}] {}{}  {}\n", p.For(s), s, a.id, a.subject(), p.reset, WhatChanges(a));
     out += fmt::format("{}        why: {}{}\n", p.dim, a.reason, p.reset);
     for (const auto& d : a.disrupts) out += fmt::format("        {}disrupts:{} {}\n", p.warn, p.reset, d);
+    for (const auto& c : a.commands) out += fmt::format("{}        then runs: {}{}\n", p.dim, c, p.reset);
+    if (a.reboot_required) out += fmt::format("        {}takes effect after a reboot{}\n", p.warn, p.reset);
     if (!a.deps.empty()) {
       std::string deps;
       for (int d : a.deps) deps += (deps.empty() ? "[" : ", [") + std::to_string(d) + "]";

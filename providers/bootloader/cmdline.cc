@@ -177,12 +177,18 @@ bool Satisfies(const std::vector<KernelArg>& args, const KernelArgsSpec& want) {
 
 const char* ArgStateName(ArgState state) {
   switch (state) {
-    case ArgState::kPresent: return "present";
-    case ArgState::kWrongValue: return "wrong_value";
-    case ArgState::kDuplicate: return "duplicate";
-    case ArgState::kMissing: return "missing";
-    case ArgState::kAbsent: return "absent";
-    case ArgState::kUnwanted: return "unwanted";
+    case ArgState::kPresent:
+      return "present";
+    case ArgState::kWrongValue:
+      return "wrong_value";
+    case ArgState::kDuplicate:
+      return "duplicate";
+    case ArgState::kMissing:
+      return "missing";
+    case ArgState::kAbsent:
+      return "absent";
+    case ArgState::kUnwanted:
+      return "unwanted";
   }
   return "unknown";
 }

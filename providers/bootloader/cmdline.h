@@ -73,9 +73,9 @@ struct ArgEditScript {
     kReplace,  ///< write `replacement[i]` instead (same key, the wanted value)
     kRemove,   ///< drop it (an absent key, or a later duplicate of a present key)
   };
-  std::vector<Op> ops;                   ///< one per current argument, same order
-  std::vector<KernelArg> replacement;    ///< one per current argument; used where kReplace
-  std::vector<KernelArg> append;         ///< missing present args, in `present` order
+  std::vector<Op> ops;                 ///< one per current argument, same order
+  std::vector<KernelArg> replacement;  ///< one per current argument; used where kReplace
+  std::vector<KernelArg> append;       ///< missing present args, in `present` order
   size_t append_at = 0;  ///< insert `append` before current[append_at]; == size() means the
                          ///< end. It is the index of "--" when there is one (InitArgsStart).
 
@@ -129,7 +129,7 @@ struct ArgStatus {
   std::string key;
   std::optional<KernelArg> want;  ///< the wanted arg; nullopt when the key must be absent
   ArgState state = ArgState::kMissing;
-  std::vector<KernelArg> found;   ///< every occurrence of the key (before "--"), in order
+  std::vector<KernelArg> found;  ///< every occurrence of the key (before "--"), in order
 
   /// kPresent or kAbsent: nothing to do for this key.
   bool ok() const { return state == ArgState::kPresent || state == ArgState::kAbsent; }

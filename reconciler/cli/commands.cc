@@ -13,7 +13,9 @@
 #include "providers/host/command_runner.h"
 #include "providers/host/host_fs.h"
 #include "providers/modules/module_provider.h"
+#include "providers/modules/modprobe_conf.h"
 #include "providers/pci/discovery.h"
+#include "providers/persist/persist.h"
 #include "providers/simkernel/sim_commands.h"
 #include "providers/simkernel/sim_kernel.h"
 #include "providers/snapshot/snapshot.h"
@@ -104,6 +106,32 @@ pci::DiscoverOptions OptionsFor(const DesiredState& desired) {
 
 Color ColorFor(const HostOptions& opts) { return opts.color ? Color::kYes : Color::kNo; }
 
+// The running binary's absolute path, for the boot unit's ExecStart.
+std::string SelfPath() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("/usr/bin/ptrec");
+}
+
+// The whole plan: the planner's actions, plus the owned-file actions that persist them.
+Plan MakePlan(const DesiredState& desired, HostState& state, const HostFs& fs) {
+  persist::PersistFacts facts = persist::ObservePersistence(fs, state);
+  Plan plan = ComputePlan(desired, state);
+  std::string modprobe_conf;
+  if (auto conf = modules::ModprobeConfFromSpecs(desired.modules); !conf.empty())
+    modprobe_conf = modules::RenderModprobeConf(conf);
+  if (!plan.refused())
+    AppendActions(plan, persist::PersistActions(plan, desired, state, facts, modprobe_conf, SelfPath()));
+  return plan;
+}
+
+// The desired state with its text, read once more from \a path when the parser kept none.
+void KeepText(DesiredState& desired, const std::string& path) {
+  if (!desired.text.empty() || path == "-") return;
+  std::ifstream in(path);
+  desired.text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::string JournalWarning(const HostFs& fs) {
   std::string status = state::LastJournalStatus(fs);
   if (status == "running")
@@ -159,7 +187,8 @@ int RunPlan(const HostOptions& opts, const std::string& desired_file, const std:
   if (!host) return ReportError(opts, host.error());
   auto state = pci::DiscoverHost(*host->fs, OptionsFor(*desired));
   if (!state) return ReportError(opts, state.error());
-  Plan plan = ComputePlan(*desired, *state);
+  KeepText(*desired, desired_file);
+  Plan plan = MakePlan(*desired, *state, *host->fs);
   AddJournalFinding(*host->fs, plan);
   if (!out_file.empty()) {
     std::ofstream out(out_file);
@@ -195,7 +224,8 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   Plan plan;
   std::string source;
   if (desired) {
-    plan = ComputePlan(*desired, *state);
+    KeepText(*desired, desired_file);
+    plan = MakePlan(*desired, *state, *host->fs);
     source = desired->source;
   } else {
     std::ifstream in(plan_file);
@@ -240,7 +270,8 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   binding::BindingProvider binder(*host->fs, ledger);
   sriov::SriovProvider sriov(*host->fs, ledger);
   modules::ModuleProvider modules(*host->fs, *host->runner);
-  Executor executor({&modules, &sriov, &binder}, &journal, opts.jobs);
+  persist::OwnedFileProvider files(*host->fs, *host->runner);
+  Executor executor({&files, &modules, &sriov, &binder}, &journal, opts.jobs);
   if (!opts.json) std::cout << "\n";
   if (opts.terminal && !opts.json) {
     // Progress as steps finish (in completion order); the report below is in plan order.

@@ -232,3 +232,33 @@ TEST_CASE("cli: a driver whose module is not loaded is loaded first (simulated m
 }
 
 }  // namespace ptrec::testing
+
+namespace ptrec::testing {
+
+TEST_CASE("cli: on a host with udev and systemd, apply persists the state and cleans it up", "[cli]") {
+  // Given a sandbox that runs udev and systemd, when a port is hidden, then the udev rule, the
+  // boot unit and the desired-state copy appear (commands recorded, not run); a second plan is
+  // empty; with an empty desired state they are removed again.
+  Sandbox box("dual-82576");
+  std::filesystem::create_directories(box.root + "/run/systemd/system");
+  std::filesystem::create_directories(box.root + "/run/udev");
+  WriteText(box.root + "/run/udev/control", "");
+  Run apply = box.Apply(SourcePath("examples/82576-hide-port.yaml"));
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  CHECK_THAT(apply.out, Catch::Contains("then runs: udevadm control --reload"));
+  std::ifstream rules(box.root + "/etc/udev/rules.d/70-ptrec.rules");
+  std::string text((std::istreambuf_iterator<char>(rules)), std::istreambuf_iterator<char>());
+  CHECK_THAT(text, Catch::Contains("KERNEL==\"0000:03:00.1\", ATTR{driver_override}=\"vfio-pci\""));
+  CHECK(std::filesystem::exists(box.root + "/etc/systemd/system/ptrec-apply.service"));
+  CHECK(std::filesystem::exists(box.root + "/etc/ptrec/host.yaml"));
+  CHECK(box.Plan(SourcePath("examples/82576-hide-port.yaml")).exit_code == 0);
+  WriteText(box.tmp.Sub("empty.yaml"), kEmptyDesired);
+  REQUIRE(box.Apply(box.tmp.Sub("empty.yaml")).exit_code == 0);
+  CHECK_FALSE(std::filesystem::exists(box.root + "/etc/udev/rules.d/70-ptrec.rules"));
+  CHECK_FALSE(std::filesystem::exists(box.root + "/etc/systemd/system/ptrec-apply.service"));
+  CHECK_FALSE(std::filesystem::exists(box.root + "/etc/ptrec/host.yaml"));
+  CHECK(box.Plan(box.tmp.Sub("empty.yaml")).exit_code == 0);
+}
+
+}  // namespace ptrec::testing
