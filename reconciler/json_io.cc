@@ -123,6 +123,7 @@ json ActionToJson(const Action& a) {
     case ActionKind::kWriteFile:
       j["path"] = a.path;
       j["content"] = a.content;
+      if (a.kind == ActionKind::kEditBootloader) j["expected"] = a.expected;
       j["remove"] = a.remove;
       j["commands"] = a.argvs;
       break;
@@ -190,6 +191,7 @@ Result<Plan> PlanFromJson(const json& doc) {
       a.module = j.value("module", "");
       a.path = j.value("path", "");
       a.content = j.value("content", "");
+      a.expected = j.value("expected", "");
       a.remove = j.value("remove", false);
       if (j.contains("commands")) a.argvs = j["commands"].get<std::vector<std::vector<std::string>>>();
       for (const auto& argv : a.argvs) {

@@ -83,6 +83,8 @@ std::string HostState::Fingerprint() const {
   }
   f.Add(iommu_active ? 1 : 0);
   f.Add(cmdline);
+  f.Add(boot.text);
+  for (const auto& [path, text] : owned_files) f.Add(path + "\n" + text);
   for (const auto& d : loaded_drivers) f.Add(d);
   for (const auto& u : usages) f.Add(u.bdf.str() + u.what);
   for (const auto& b : ledger.bindings) f.Add(b.bdf.str() + b.driver + b.original_driver + b.original_override);

@@ -239,6 +239,7 @@ struct BootConfig {
   std::vector<KernelArg> configured;  ///< arguments it gives the next boot
   std::vector<std::string> regenerate;  ///< argv run after an edit ("update-grub"); may be empty
   std::string problem;              ///< why it cannot be edited safely; "" when it can
+  std::string seed;                 ///< kKernelInstall without the file: what a new one starts from
 };
 
 /// Everything discovery learnt about a host. Devices are sorted by BDF.
@@ -325,6 +326,8 @@ struct Action {
   std::string module;          ///< kLoadModule
   std::string path;            ///< kEditBootloader, kWriteFile: file relative to the root
   std::string content;         ///< kEditBootloader, kWriteFile: new contents
+  std::string expected;        ///< kEditBootloader: the contents the plan was made from; apply
+                               ///< refuses (kStale) when the file changed since
   bool remove = false;         ///< kWriteFile: remove the file instead
   std::vector<std::string> commands;  ///< argv joined by ' ' (display) of follow-up commands
   std::vector<std::vector<std::string>> argvs;  ///< the same commands as argv, to run
@@ -358,8 +361,16 @@ struct PersistSpec {
     int num_vfs = 0;
     bool autoprobe_off = false;  ///< the VFs go to a ptrec-chosen driver
   };
+  /// A PF whose VF count is its driver's module parameter (method: module-param): the
+  /// driver's max_vfs list, one value per PF it drives in BDF order (igb max_vfs=7,7).
+  struct ModuleParamVfs {
+    Bdf pf;
+    std::string driver;
+    int num_vfs = 0;
+  };
   std::vector<Override> overrides;
   std::vector<VfCount> vf_counts;
+  std::vector<ModuleParamVfs> module_param_vfs;
   bool empty() const { return overrides.empty() && vf_counts.empty(); }
 };
 

@@ -28,7 +28,16 @@ struct Want {
   Force force = Force::kNo;
   std::optional<VfRef> vf;  // set when the device is (re)created by this plan
   std::string why;          // extra reason text, e.g. "group 16 of 0000:02:00.0"
+  bool deferred = false;    // bound at boot (after the reboot that turns the IOMMU on), not now
 };
+
+// Whether the desired kernel arguments turn an IOMMU on at the next boot.
+bool TurnsIommuOn(const DesiredState& desired) {
+  if (!desired.kernel_args) return false;
+  for (const auto& a : desired.kernel_args->present)
+    if ((a.key == "intel_iommu" || a.key == "amd_iommu") && a.value && a.value->starts_with("on")) return true;
+  return false;
+}
 
 // Sorts by phase, then device, then kind, and renumbers ids and deps to match.
 void OrderActions(std::vector<Action>& acts) {
@@ -215,9 +224,7 @@ class Planner {
           continue;
         }
         if (spec.method == SriovMethod::kModuleParam) {
-          frozen_pfs_.insert(bdf);
-          Refuse(entry, "method: module-param is not supported by this version of ptrec",
-                 "use method: sysfs (the default) where the driver supports sriov_numvfs", spec.pos);
+          PlanModuleParamPf(*pf, spec, entry);
           continue;
         }
         PlanOnePf(*pf, spec, entry);
@@ -249,6 +256,29 @@ class Planner {
     std::string s = "VF " + vf.str();
     if (!d->driver.empty()) s += " (" + d->driver + ")";
     a.disrupts.push_back(s + " is removed");
+  }
+
+  // VFs through the driver's module parameter (igb max_vfs): nothing to write now; the count
+  // is configured for the next load of the driver and reported as pending until it runs.
+  void PlanModuleParamPf(const PciDevice& pf, const SriovSpec& spec, const std::string& entry) {
+    frozen_pfs_.insert(pf.bdf);  // the runtime count is the driver's business, not sysfs's
+    if (pf.driver.empty()) {
+      Refuse(entry, "PF " + pf.bdf.str() + " has no driver, so there is no module parameter to set",
+             "bind its driver, or use method: sysfs", spec.pos);
+      return;
+    }
+    if (spec.num_vfs > pf.sriov->total_vfs) {
+      Refuse(entry, "numVfs " + std::to_string(spec.num_vfs) + " exceeds sriov_totalvfs " +
+                        std::to_string(pf.sriov->total_vfs) + " of " + Describe(pf),
+             "set numVfs to at most " + std::to_string(pf.sriov->total_vfs), spec.pos);
+      return;
+    }
+    plan_.persist.module_param_vfs.push_back({pf.bdf, pf.driver, spec.num_vfs});
+    if (pf.sriov->num_vfs != spec.num_vfs)
+      plan_.pending_reboot.push_back(pf.bdf.str() + " gets " + std::to_string(spec.num_vfs) + " VFs through " +
+                                     pf.driver + "'s max_vfs when " + pf.driver + " next loads (reboot, or reload it: "
+                                     "that takes every device it drives from the host); it has " +
+                                     std::to_string(pf.sriov->num_vfs) + " now");
   }
 
   void PlanOnePf(const PciDevice& pf, const SriovSpec& spec, const std::string& entry) {
@@ -357,8 +387,18 @@ class Planner {
   void CheckGroupsAndSafety() {
     std::set<std::string> no_iommu_reported;
     std::vector<std::pair<Bdf, Want>> added;
-    for (const auto& [bdf, w] : wants_) {
+    const bool iommu_after_reboot = TurnsIommuOn(desired_);
+    for (auto& [bdf, w] : wants_) {
       if (w.driver != "vfio-pci") continue;
+      if (!host_.iommu_active && iommu_after_reboot) {
+        // The reboot that turns the IOMMU on binds it: the udev rule sets driver_override as
+        // the device appears and the boot unit probes it.
+        w.deferred = true;
+        if (no_iommu_reported.insert(w.entry).second)
+          Warn(w.entry, "no IOMMU is active yet: " + w.entry + " takes effect at the boot that turns it on (kernelArgs)",
+               "reboot after apply; until then the device stays with the host", w.pos);
+        continue;
+      }
       if (!host_.iommu_active) {
         if (no_iommu_reported.insert(w.entry).second)
           Refuse(w.entry, "no IOMMU is active on this host (sys/kernel/iommu_groups is empty): vfio-pci cannot take " + bdf.str(),
@@ -402,7 +442,7 @@ class Planner {
     for (auto& [bdf, w] : added) AddWant(bdf, w);
     for (const auto& [bdf, w] : wants_) {
       const PciDevice* d = host_.Find(bdf);
-      if (!d || w.vf) continue;
+      if (!d || w.vf || w.deferred) continue;
       if (d->driver == w.driver) continue;
       CheckUsage(bdf, w.entry, w.force, w.pos, "take");
       if (d->config_read && !d->msi && !d->msix)
@@ -413,6 +453,7 @@ class Planner {
 
   void PlanBindings() {
     for (const auto& [bdf, w] : wants_) {
+      if (w.deferred) continue;
       Action a;
       a.kind = ActionKind::kBind;
       a.phase = Phase::kBind;

@@ -23,9 +23,9 @@ using Keys = std::span<const std::string_view>;
 constexpr std::string_view kApiVersion = "ptrec/v1";
 constexpr std::string_view kKind = "HostConfig";
 
-constexpr std::array<std::string_view, 5> kTopKeys = {"apiVersion", "kind", "metadata", "sriov",
-                                                      "hide"};
-constexpr std::array<std::string_view, 3> kReservedKeys = {"kernelArgs", "modules", "vms"};
+constexpr std::array<std::string_view, 7> kTopKeys = {
+    "apiVersion", "kind", "metadata", "sriov", "hide", "kernelArgs", "modules"};
+constexpr std::array<std::string_view, 1> kReservedKeys = {"vms"};
 constexpr std::array<std::string_view, 3> kMetadataKeys = {"name", "description", "labels"};
 constexpr std::array<std::string_view, 8> kSriovKeys = {"device", "interface", "id",     "index",
                                                         "numVfs", "vfDriver",  "method", "force"};
@@ -35,9 +35,17 @@ constexpr std::array<std::string_view, 3> kSelectorKeys = {"device", "interface"
 constexpr std::array<std::string_view, 2> kDrivers = {"vfio-pci", "pci-stub"};
 constexpr std::array<std::string_view, 2> kMethods = {"sysfs", "module-param"};
 constexpr std::array<std::string_view, 2> kGroups = {"strict", "include"};
+constexpr std::array<std::string_view, 3> kKernelArgsKeys = {"bootloader", "present", "absent"};
+constexpr std::array<std::string_view, 4> kBootloaders = {"auto", "grub", "grubby",
+                                                          "kernel-install"};
+constexpr std::array<std::string_view, 5> kModuleKeys = {"name", "parameters", "load", "softdep",
+                                                         "allowReload"};
+constexpr std::array<std::string_view, 2> kSoftdepKeys = {"pre", "post"};
+// MODULE_NAME_LEN (include/linux/module.h) is 64 - sizeof(unsigned long) with the NUL.
+constexpr size_t kMaxModuleName = 55;
 
 // Words people reach for that edit distance cannot map to the key they meant.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kSynonyms = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 19> kSynonyms = {{
     {"bdf", "device"},
     {"address", "device"},
     {"pci", "device"},
@@ -50,6 +58,13 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 12> kSynonym
     {"count", "numVfs"},
     {"totalVfs", "numVfs"},
     {"version", "apiVersion"},
+    {"add", "present"},
+    {"remove", "absent"},
+    {"options", "parameters"},
+    {"params", "parameters"},
+    {"module", "name"},
+    {"cmdline", "kernelArgs"},
+    {"kernelArguments", "kernelArgs"},
 }};
 
 // Case-insensitive Levenshtein distance: "numvfs" and "numVfs" are 0 apart.
@@ -223,6 +238,108 @@ const char* InterfaceNameProblem(std::string_view name) {
   return nullptr;
 }
 
+bool IsSpace(char c) { return std::isspace(static_cast<unsigned char>(c)) != 0; }
+bool HasSpace(std::string_view s) { return std::ranges::any_of(s, IsSpace); }
+
+// Why \a name cannot be a kernel module (or module parameter) name, or nullptr if it can:
+// kmod names are letters, digits, '_' and '-' ('-' reads as '_').
+const char* ModuleNameProblem(std::string_view name, size_t max_size) {
+  if (name.empty()) return "it is empty";
+  if (name.size() > max_size) return "it is too long";
+  bool ok = std::ranges::all_of(name, [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_' || c == '-';
+  });
+  return ok ? nullptr : "only letters, digits, '_' and '-' are allowed";
+}
+
+// A problem with one kernelArgs item: what is wrong and how to fix it.
+struct ArgProblem {
+  std::string message;
+  std::string hint;
+};
+
+// Reads "key" or "key=value" (value optionally wrapped in double quotes, which may then hold
+// spaces) as the kernel would (lib/cmdline.c next_arg), refusing everything the kernel would
+// read differently from how it looks: several arguments in one item, quotes in keys, ...
+std::expected<KernelArg, ArgProblem> ParseArgItem(std::string_view text) {
+  const std::string one_per_item =
+      "write one argument per list item, e.g. present: [intel_iommu=on, iommu=pt]; a value with "
+      "spaces goes in double quotes: 'opt=\"a b\"'";
+  if (text.empty()) return std::unexpected(ArgProblem{"is empty", "remove the empty item"});
+  if (IsSpace(text.front()) || IsSpace(text.back())) {
+    return std::unexpected(
+        ArgProblem{"has whitespace around it", "write the argument without spaces around it"});
+  }
+  size_t equals = text.find('=');
+  KernelArg arg;
+  arg.key = std::string(text.substr(0, equals));
+  if (arg.key.empty()) {
+    return std::unexpected(ArgProblem{"has an empty key", "write key or key=value, e.g. iommu=pt"});
+  }
+  if (HasSpace(arg.key))
+    return std::unexpected(ArgProblem{"holds more than one argument", one_per_item});
+  if (arg.key.find('"') != std::string::npos) {
+    return std::unexpected(ArgProblem{"has a double quote in its key",
+                                      "only a value may be quoted, as in key=\"a b\""});
+  }
+  if (arg.key == "--") {
+    return std::unexpected(ArgProblem{
+        "is --, which ends the kernel's arguments",
+        "list kernel arguments only; ptrec does not manage what the kernel passes to init"});
+  }
+  if (equals == std::string_view::npos) return arg;
+  std::string_view value = text.substr(equals + 1);
+  if (value.starts_with('"')) {
+    if (value.size() < 2 || !value.ends_with('"') ||
+        value.substr(1, value.size() - 2).find('"') != std::string_view::npos) {
+      return std::unexpected(
+          ArgProblem{"has a quoted value that does not end in its one closing "
+                     "double quote",
+                     "write key=\"value with spaces\" with no other quotes"});
+    }
+    value = value.substr(1, value.size() - 2);
+  } else if (HasSpace(value)) {
+    return std::unexpected(ArgProblem{"holds more than one argument", one_per_item});
+  } else if (value.find('"') != std::string_view::npos) {
+    return std::unexpected(ArgProblem{"has a double quote inside its value",
+                                      "quote the whole value, key=\"...\", or leave quotes out"});
+  }
+  arg.value = std::string(value);
+  return arg;
+}
+
+// A module parameter value as modprobe passes it, or why it cannot be one.
+std::expected<std::string, ArgProblem> ParameterText(const YAML::Node& value, Type type) {
+  switch (type) {
+    case Type::kInt: {
+      auto n = IntValue(value.Scalar());
+      if (!n) return std::unexpected(ArgProblem{"is too large", "write a smaller integer"});
+      return std::to_string(*n);  // decimal: the kernel's kstrto* do not read YAML's 0o17
+    }
+    case Type::kBool:
+      // 1/0 rather than Y/N: bool parameters take both, int parameters only 1/0.
+      return std::string(std::tolower(static_cast<unsigned char>(value.Scalar()[0])) == 't' ? "1"
+                                                                                            : "0");
+    case Type::kString: {
+      const std::string& s = value.Scalar();
+      bool bad = std::ranges::any_of(s, [](char c) {
+        return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+      });
+      if (bad) {
+        return std::unexpected(ArgProblem{
+            "contains a double quote, a backslash or a control character",
+            "modprobe.d has no way to write these; use plain text, e.g. max_vfs: \"7,7\""});
+      }
+      return s;
+    }
+    default:
+      return std::unexpected(
+          ArgProblem{"must be a string, an integer or a boolean, got " + Describe(value),
+                     "write one value; several values for an array parameter go in one string, "
+                     "e.g. max_vfs: \"7,7\""});
+  }
+}
+
 // One `key: value` pair of a mapping.
 struct Field {
   std::string key;
@@ -270,6 +387,11 @@ class Parser {
   std::optional<long long> ReadInt(const Field& f, std::string_view path, long long min,
                                    long long max, std::string_view hint);
   std::optional<Force> ReadForce(const Field& f, std::string_view path);
+  std::optional<bool> ReadBool(const Field& f, std::string_view path, std::string_view example);
+  // The items of a list of strings, or nullopt (reported) when \a f is not a list; items that
+  // are not strings are reported and left out.
+  std::optional<std::vector<YAML::Node>> ReadStringList(const Field& f, std::string_view path,
+                                                        std::string_view example);
   // The entries of a top-level list, each a mapping; reports the list's and entries' shape.
   std::vector<YAML::Node> ReadEntries(const Field& f, std::string_view example);
   std::optional<Selector> ReadSelector(const YAML::Node& entry, const Fields& fields,
@@ -277,6 +399,11 @@ class Parser {
   void ReadMetadata(const Field& f, DesiredState& state);
   void ReadSriov(const Field& f, DesiredState& state);
   void ReadHide(const Field& f, DesiredState& state);
+  void ReadKernelArgs(const Field& f, DesiredState& state);
+  void ReadModules(const Field& f, DesiredState& state);
+  // Module names in a softdep list ("modules[0].softdep.pre"), normalised; nullopt if any is bad.
+  std::optional<std::vector<std::string>> ReadSoftdepList(const Field& f, std::string_view path,
+                                                          const std::string& self);
   // Reports selectors listed twice in hide or in sriov, and selectors in both lists.
   void CheckOverlaps();
 
@@ -353,7 +480,7 @@ Fields Parser::ReadFields(const YAML::Node& map, std::string_view where, Keys kn
     seen.emplace(name, PosOf(key));
     if (std::ranges::find(reserved, name) != reserved.end()) {
       Report(PosOf(key), name + " is not supported by this version of ptrec yet",
-             "remove " + name + "; this version manages sriov and hide only");
+             "remove " + name + "; this version manages sriov, hide, kernelArgs and modules");
     } else if (!known.empty() && std::ranges::find(known, name) == known.end()) {
       auto closest = Closest(name, known);
       Report(PosOf(key), "unknown key " + name + " " + std::string(where),
@@ -415,6 +542,38 @@ std::optional<Force> Parser::ReadForce(const Field& f, std::string_view path) {
   Report(ValuePos(f), std::string(path) + " must be true or false, got " + Describe(f.value),
          "write force: true or force: false; yes/no/on/off are not booleans in YAML 1.2");
   return std::nullopt;
+}
+
+std::optional<bool> Parser::ReadBool(const Field& f, std::string_view path,
+                                     std::string_view example) {
+  if (TypeOf(f.value) == Type::kBool) {
+    return std::tolower(static_cast<unsigned char>(f.value.Scalar()[0])) == 't';
+  }
+  Report(ValuePos(f), std::string(path) + " must be true or false, got " + Describe(f.value),
+         "write " + std::string(example) + "; yes/no/on/off are not booleans in YAML 1.2");
+  return std::nullopt;
+}
+
+std::optional<std::vector<YAML::Node>> Parser::ReadStringList(const Field& f, std::string_view path,
+                                                              std::string_view example) {
+  if (!f.value.IsSequence()) {
+    Report(ValuePos(f), std::string(path) + " must be a list, got " + Describe(f.value),
+           "write e.g. " + std::string(example) + ", or [] for none");
+    return std::nullopt;
+  }
+  std::vector<YAML::Node> items;
+  size_t i = 0;
+  for (const YAML::Node& item : f.value) {
+    std::string item_path = std::string(path) + "[" + std::to_string(i++) + "]";
+    if (TypeOf(item) != Type::kString) {
+      std::string hint = "write each item as a string, e.g. " + std::string(example);
+      if (item.IsScalar()) hint += "; quote it to keep it a string: " + Quote(item.Scalar());
+      Report(ItemPos(item), item_path + " must be a string, got " + Describe(item), hint);
+      continue;
+    }
+    items.push_back(item);
+  }
+  return items;
 }
 
 std::vector<YAML::Node> Parser::ReadEntries(const Field& f, std::string_view example) {
@@ -645,6 +804,267 @@ void Parser::ReadHide(const Field& f, DesiredState& state) {
   }
 }
 
+void Parser::ReadKernelArgs(const Field& f, DesiredState& state) {
+  if (!f.value.IsMap()) {
+    Report(ValuePos(f), "kernelArgs must be a mapping, got " + Describe(f.value),
+           "write e.g. kernelArgs: {present: [intel_iommu=on, iommu=pt], absent: [quiet]}");
+    return;
+  }
+  Fields fields = ReadFields(f.value, "in kernelArgs", kKernelArgsKeys);
+  KernelArgsSpec spec;
+  spec.pos = PosOf(f.value);
+  bool ok = true;
+  if (const Field* b = Find(fields, "bootloader")) {
+    auto bootloader = ReadEnum(*b, "kernelArgs.bootloader", kBootloaders,
+                               "auto, the default, detects grubby, kernel-install or GRUB; name "
+                               "one to skip detection");
+    if (!bootloader)
+      ok = false;
+    else if (*bootloader == "grub")
+      spec.bootloader = Bootloader::kGrub;
+    else if (*bootloader == "grubby")
+      spec.bootloader = Bootloader::kGrubby;
+    else if (*bootloader == "kernel-install")
+      spec.bootloader = Bootloader::kKernelInstall;
+  }
+  // Each key once: where it was first given, for the messages about a second mention.
+  struct Seen {
+    std::string list;  // "present[1]"
+    SourcePos pos;
+    KernelArg arg;
+  };
+  std::map<std::string, Seen> present_keys;
+  if (const Field* p = Find(fields, "present")) {
+    auto items = ReadStringList(*p, "kernelArgs.present", "present: [intel_iommu=on, iommu=pt]");
+    if (!items) ok = false;
+    size_t i = 0;
+    for (const YAML::Node& item : items.value_or(std::vector<YAML::Node>{})) {
+      std::string path = "kernelArgs.present[" + std::to_string(i++) + "]";
+      auto arg = ParseArgItem(item.Scalar());
+      if (!arg) {
+        Report(PosOf(item), path + " " + Quote(item.Scalar()) + " " + arg.error().message,
+               arg.error().hint);
+        ok = false;
+        continue;
+      }
+      auto [it, fresh] = present_keys.emplace(arg->key, Seen{path, PosOf(item), *arg});
+      if (!fresh) {
+        bool same = it->second.arg == *arg;
+        Report(PosOf(item),
+               path + " " + Quote(item.Scalar()) + (same ? " repeats " : " sets ") + arg->key +
+                   (same ? "" : " again, to another value") + " (" + it->second.list + ", " +
+                   it->second.pos.str() + ": " + Quote(it->second.arg.str()) + ")",
+               same ? "remove the repeated item"
+                    : "a key takes one value on the command line; keep one of the two");
+        ok = false;
+        continue;
+      }
+      spec.present.push_back(std::move(*arg));
+    }
+  }
+  if (const Field* a = Find(fields, "absent")) {
+    auto items = ReadStringList(*a, "kernelArgs.absent", "absent: [quiet, nomodeset]");
+    if (!items) ok = false;
+    std::map<std::string, SourcePos> absent_keys;
+    size_t i = 0;
+    for (const YAML::Node& item : items.value_or(std::vector<YAML::Node>{})) {
+      std::string path = "kernelArgs.absent[" + std::to_string(i++) + "]";
+      const std::string& key = item.Scalar();
+      auto arg = ParseArgItem(key);
+      if (!arg) {
+        Report(PosOf(item), path + " " + Quote(key) + " " + arg.error().message,
+               "write the key alone, e.g. absent: [quiet]");
+        ok = false;
+        continue;
+      }
+      if (arg->value) {
+        Report(PosOf(item), path + " " + Quote(key) + " has a value; absent takes keys only",
+               "write " + arg->key + ": it removes " + arg->key + " with any value");
+        ok = false;
+        continue;
+      }
+      if (auto it = present_keys.find(key); it != present_keys.end()) {
+        Report(PosOf(item),
+               path + " " + Quote(key) + " is also in present (" + it->second.list + ", " +
+                   it->second.pos.str() + ")",
+               "a key cannot be both on and off the command line; remove it from one list");
+        ok = false;
+        continue;
+      }
+      auto [it, fresh] = absent_keys.emplace(key, PosOf(item));
+      if (!fresh) {
+        Report(PosOf(item),
+               path + " " + Quote(key) + " is listed twice in absent (first at " +
+                   it->second.str() + ")",
+               "remove the repeated item");
+        ok = false;
+        continue;
+      }
+      spec.absent.push_back(key);
+    }
+  }
+  if (ok) state.kernel_args = std::move(spec);
+}
+
+std::optional<std::vector<std::string>> Parser::ReadSoftdepList(const Field& f,
+                                                                std::string_view path,
+                                                                const std::string& self) {
+  auto items = ReadStringList(f, path, std::string(f.key) + ": [vfio-pci]");
+  if (!items) return std::nullopt;
+  bool ok = items->size() == f.value.size();  // a non-string item was reported
+  std::vector<std::string> names;
+  size_t i = 0;
+  for (const YAML::Node& item : *items) {
+    std::string item_path = std::string(path) + "[" + std::to_string(i++) + "]";
+    if (const char* why = ModuleNameProblem(item.Scalar(), kMaxModuleName)) {
+      Report(PosOf(item), item_path + " " + Quote(item.Scalar()) + " is not a module name: " + why,
+             "write the module's name as lsmod shows it, e.g. vfio_pci or vfio-pci");
+      ok = false;
+      continue;
+    }
+    std::string name = ModuleName(item.Scalar());
+    if (name == self) {
+      Report(PosOf(item), item_path + " names the module itself",
+             "list other modules only: those to load before (pre) or after (post) it");
+      ok = false;
+    } else if (std::ranges::find(names, name) != names.end()) {
+      Report(PosOf(item), item_path + " " + Quote(item.Scalar()) + " is listed twice",
+             "remove the repeated item");
+      ok = false;
+    } else {
+      names.push_back(name);
+    }
+  }
+  if (!ok) return std::nullopt;
+  return names;
+}
+
+void Parser::ReadModules(const Field& f, DesiredState& state) {
+  std::vector<YAML::Node> entries = ReadEntries(f, "- {name: igb, parameters: {max_vfs: \"7,7\"}}");
+  std::map<std::string, std::pair<std::string, SourcePos>> seen;  // name -> (entry, position)
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const YAML::Node& entry = entries[i];
+    if (!entry.IsMap()) continue;
+    std::string path = "modules[" + std::to_string(i) + "]";
+    Fields fields = ReadFields(entry, "in " + path, kModuleKeys);
+    ModuleConfigSpec spec;
+    spec.pos = PosOf(entry);
+    bool ok = true;
+    if (const Field* n = Find(fields, "name")) {
+      auto name = ReadString(*n, path + ".name", "name: igb");
+      if (!name) {
+        ok = false;
+      } else if (const char* why = ModuleNameProblem(*name, kMaxModuleName)) {
+        Report(ValuePos(*n), path + ".name " + Quote(*name) + " is not a module name: " + why,
+               "write the module's name as lsmod or modinfo shows it, e.g. igb or vfio-pci; at "
+               "most 55 characters");
+        ok = false;
+      } else {
+        spec.name = ModuleName(*name);
+        auto [it, fresh] = seen.emplace(spec.name, std::pair(path, ValuePos(*n)));
+        if (!fresh) {
+          Report(ValuePos(*n),
+                 "module " + spec.name + " is listed twice in modules (" + it->second.first + ", " +
+                     it->second.second.str() + ", and " + path + ")",
+                 "merge the two entries into one; '-' and '_' name the same module");
+          ok = false;
+        }
+      }
+    } else {
+      Report(spec.pos, path + " has no name",
+             "add name: MODULE, the kernel module as lsmod shows it, e.g. name: igb");
+      ok = false;
+    }
+    if (const Field* p = Find(fields, "parameters")) {
+      if (!p->value.IsMap()) {
+        Report(ValuePos(*p), path + ".parameters must be a mapping, got " + Describe(p->value),
+               "write e.g. parameters: {max_vfs: \"7,7\"}");
+        ok = false;
+      } else {
+        std::map<std::string, std::string> as_written;  // normalised name -> name as written
+        // In document order, so that of two spellings of one name the second is reported.
+        Fields params = ReadFields(p->value, "in " + path + ".parameters", {});
+        std::vector<const Field*> ordered;
+        for (const auto& [key, param] : params) ordered.push_back(&param);
+        std::ranges::sort(ordered, {}, [](const Field* a) {
+          return std::pair(a->key_node.Mark().line, a->key_node.Mark().column);
+        });
+        for (const Field* field : ordered) {
+          const std::string& key = field->key;
+          const Field& param = *field;
+          std::string param_path = path + ".parameters." + key;
+          if (const char* why = ModuleNameProblem(key, 255)) {
+            Report(PosOf(param.key_node), param_path + " is not a module parameter name: " + why,
+                   "use a name `modinfo -p MODULE` lists, e.g. max_vfs");
+            ok = false;
+            continue;
+          }
+          std::string name = ModuleName(key);
+          if (auto [it, fresh] = as_written.emplace(name, key); !fresh) {
+            Report(PosOf(param.key_node),
+                   param_path + " is the same parameter as " + it->second +
+                       " ('-' and '_' read alike)",
+                   "keep one of the two");
+            ok = false;
+            continue;
+          }
+          auto text = ParameterText(param.value, TypeOf(param.value));
+          if (!text) {
+            Report(ValuePos(param), param_path + " " + text.error().message, text.error().hint);
+            ok = false;
+            continue;
+          }
+          spec.parameters[name] = *text;
+        }
+      }
+    }
+    if (const Field* l = Find(fields, "load")) {
+      if (auto load = ReadBool(*l, path + ".load", "load: true"))
+        spec.load = *load ? ModuleLoad::kLoaded : ModuleLoad::kUnchanged;
+      else
+        ok = false;
+    }
+    if (const Field* r = Find(fields, "allowReload")) {
+      if (auto reload = ReadBool(*r, path + ".allowReload", "allowReload: true"))
+        spec.allow_reload = *reload;
+      else
+        ok = false;
+    }
+    if (const Field* d = Find(fields, "softdep")) {
+      if (!d->value.IsMap()) {
+        Report(ValuePos(*d), path + ".softdep must be a mapping, got " + Describe(d->value),
+               "write e.g. softdep: {pre: [vfio-pci]}");
+        ok = false;
+      } else {
+        Fields deps = ReadFields(d->value, "in " + path + ".softdep", kSoftdepKeys);
+        if (const Field* pre = Find(deps, "pre")) {
+          auto names = ReadSoftdepList(*pre, path + ".softdep.pre", spec.name);
+          if (names)
+            spec.softdep_pre = std::move(*names);
+          else
+            ok = false;
+        }
+        if (const Field* post = Find(deps, "post")) {
+          auto names = ReadSoftdepList(*post, path + ".softdep.post", spec.name);
+          if (names)
+            spec.softdep_post = std::move(*names);
+          else
+            ok = false;
+        }
+        for (const std::string& name : spec.softdep_post) {
+          if (std::ranges::find(spec.softdep_pre, name) != spec.softdep_pre.end()) {
+            Report(ValuePos(*Find(deps, "post")),
+                   path + ".softdep has " + name + " both in pre and in post",
+                   "a module loads either before or after; keep it in one list");
+            ok = false;
+          }
+        }
+      }
+    }
+    if (ok) state.modules.push_back(std::move(spec));
+  }
+}
+
 void Parser::CheckOverlaps() {
   // Selectors are compared in their normal form (Selector::str()): "03:00.0" equals
   // "0000:03:00.0", but an interface and a BDF are only known to clash on the host.
@@ -703,7 +1123,8 @@ std::expected<DesiredState, Diagnostics> Parser::Run() {
   const YAML::Node& root = documents[0];
   if (!root.IsMap()) {
     Report(PosOf(root),
-           "the document must be a mapping of apiVersion, kind, sriov, hide; got " + Describe(root),
+           "the document must be a mapping of apiVersion, kind, sriov, hide, ...; got " +
+               Describe(root),
            "start with apiVersion: ptrec/v1 at column 1, without a leading '- '");
     return std::unexpected(std::move(diagnostics_));
   }
@@ -725,6 +1146,8 @@ std::expected<DesiredState, Diagnostics> Parser::Run() {
   if (const Field* f = Find(fields, "metadata")) ReadMetadata(*f, state);
   if (const Field* f = Find(fields, "sriov")) ReadSriov(*f, state);
   if (const Field* f = Find(fields, "hide")) ReadHide(*f, state);
+  if (const Field* f = Find(fields, "kernelArgs")) ReadKernelArgs(*f, state);
+  if (const Field* f = Find(fields, "modules")) ReadModules(*f, state);
   CheckOverlaps();
 
   if (diagnostics_.empty()) return state;

@@ -36,20 +36,32 @@ using Diagnostics = std::vector<Diagnostic>;
 /// \a yaml_text is the whole document (YAML 1.2; one document per stream). \a file_name is used
 /// only to label positions: it becomes DesiredState::source and SourcePos::file everywhere.
 ///
-/// On success every HideSpec and SriovSpec has `pos` = the start of its entry's mapping, and
-/// its Selector has `pos` = the position of the selector key's value. Short BDFs ("03:00.0")
-/// are normalised to domain 0000; absent optional fields keep the defaults of model.h.
+/// On success every HideSpec, SriovSpec and ModuleConfigSpec has `pos` = the start of its
+/// entry's mapping, its Selector has `pos` = the position of the selector key's value, and
+/// KernelArgsSpec::pos is the start of the kernelArgs mapping. Short BDFs ("03:00.0") are
+/// normalised to domain 0000; module names and parameter names, softdep names included, to
+/// the '_' form (ModuleName: vfio-pci -> vfio_pci); parameter values to the text modprobe
+/// passes (integers in decimal, true/false as "1"/"0", strings as written); kernel arguments
+/// to KernelArg (`opt="a b"` -> {opt, "a b"}). Absent optional fields keep the defaults of
+/// model.h; without kernelArgs, DesiredState::kernel_args is nullopt.
 ///
 /// Errors: every problem found, not just the first, with a hint each. Scalars are typed by the
 /// YAML 1.2 core schema, so `force: yes` and `numVfs: "7"` are strings, not a bool or an int.
 /// Checked: YAML syntax (only the first syntax error: parsing stops there); an empty document or
 /// more than one; the top level not a mapping; apiVersion/kind missing or not ptrec/v1 and
-/// HostConfig; unknown keys at any level (hint: the closest known key); the reserved keys
-/// kernelArgs, modules and vms ("not supported by this version of ptrec yet"); duplicate keys
-/// in one mapping; wrong types (list/mapping/scalar, int, bool, string); numVfs outside
-/// 0..65535; malformed BDFs, ids and interface names (kernel dev_valid_name rules); index
-/// without id or below 0; no selector or more than one; unknown driver/method/group values;
-/// the same selector twice in hide or twice in sriov; a selector both in hide and in sriov.
+/// HostConfig; unknown keys at any level (hint: the closest known key); the reserved key vms
+/// ("not supported by this version of ptrec yet"); duplicate keys in one mapping; wrong types
+/// (list/mapping/scalar, int, bool, string); numVfs outside 0..65535; malformed BDFs, ids and
+/// interface names (kernel dev_valid_name rules); index without id or below 0; no selector or
+/// more than one; unknown driver/method/group/bootloader values; the same selector twice in
+/// hide or twice in sriov; a selector both in hide and in sriov. In kernelArgs: an item that
+/// is not one "key" or "key=value" argument as the kernel reads it (whitespace outside a quoted
+/// value, an empty key, a quote in a key, an unbalanced quote, "--"); a key twice in present
+/// (same or different value); a value in absent; a key both in present and absent. In modules:
+/// a missing name; module, parameter and softdep names outside [A-Za-z0-9_-] (module names at
+/// most 55 characters); the same module twice, or one parameter twice, after '-' -> '_';
+/// parameter values that are not a string, integer or boolean, or strings holding '"', '\' or
+/// control characters; softdep naming the module itself, a module twice, or in pre and post.
 /// Selectors are compared as written, after normalisation: `interface: enp3s0f1` and
 /// `device: 0000:03:00.1` may name the same function, but only the host can tell; the planner
 /// checks that.

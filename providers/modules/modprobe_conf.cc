@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <set>
 
 #include "providers/bootloader/cmdline.h"
@@ -62,7 +63,63 @@ void AddOptionsLine(ModprobeFacts& facts, const std::string& module, std::string
   }
 }
 
+// kstrtobool (lib/kstrtox.c): the first character decides, "on"/"off" need the second.
+std::optional<bool> KernelBool(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  switch (s[0]) {
+    case 'y':
+    case 'Y':
+    case 't':
+    case 'T':
+    case '1':
+      return true;
+    case 'n':
+    case 'N':
+    case 'f':
+    case 'F':
+    case '0':
+      return false;
+    case 'o':
+    case 'O':
+      if (s.size() > 1 && (s[1] == 'n' || s[1] == 'N')) return true;
+      if (s.size() > 1 && (s[1] == 'f' || s[1] == 'F')) return false;
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+// An integer as kstrtoll(s, 0) reads it: optional sign, then 0x hex, 0 octal or decimal.
+std::optional<long long> KernelInt(std::string_view s) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  int base = 10;
+  if (s.size() > 1 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+    base = 16;
+    s.remove_prefix(2);
+  } else if (s.size() > 1 && s[0] == '0') {
+    base = 8;
+    s.remove_prefix(1);
+  }
+  if (s.empty()) return std::nullopt;
+  long long value = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value, base);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return negative ? -value : value;
+}
+
 }  // namespace
+
+bool SameParameterValue(std::string_view configured, std::string_view running) {
+  if (configured == running) return true;
+  if (running == "Y" || running == "N") return KernelBool(configured) == (running == "Y");
+  auto a = KernelInt(configured);
+  auto b = KernelInt(running);
+  return a && b && *a == *b;
+}
 
 bool AddOption(ModprobeConf& conf, std::string_view module, std::string_view param,
                std::string_view value) {

@@ -146,6 +146,15 @@ ModprobeFacts ParseModprobeD(const std::vector<ModprobeFile>& files);
 /// this does too.
 void AddKernelCmdlineOptions(ModprobeFacts& facts, std::string_view proc_cmdline);
 
+/// Whether the running value of a module parameter (the contents of
+/// sys/module/MODULE/parameters/PARAM, trailing newline removed) is the \a configured one.
+/// Equal text is; so is a bool parameter's "Y"/"N" against any text the kernel's kstrtobool
+/// reads the same ("1", "y", "true", "on" / "0", "n", "false", "off"), and two integers of the
+/// same value written differently ("16" and "0x10", as kstrtoint with base 0 reads them).
+/// Note: a parameter declared with permission 0 (igb's max_vfs) has no file in sysfs at all;
+/// its running value is unknown, not different.
+bool SameParameterValue(std::string_view configured, std::string_view running);
+
 /// The max_vfs value igb (and ixgbe) take, one count per PF in probe order, comma-separated:
 /// {7, 7} -> "7,7"; {} -> "". Source: Documentation/networking/device_drivers/ethernet/intel/
 /// igb.rst ("max_vfs ... Valid Range: 0-7 ... comma separated values for each port").

@@ -26,4 +26,14 @@ class ModuleProvider : public Provider {
   CommandRunner& runner_;
 };
 
+/// What `modules:` entries need now: kLoadModule actions for `load: true` modules not loaded,
+/// and a pending-reboot note for each parameter whose running value
+/// (sys/module/NAME/parameters/PARAM) differs from the wanted one: modprobe.d options only
+/// take effect when the module next loads.
+struct ModulesDiff {
+  std::vector<Action> actions;
+  std::vector<std::string> pending_reboot;
+};
+ModulesDiff DiffModules(const std::vector<ModuleConfigSpec>& modules, const HostFs& fs, const HostState& host);
+
 }  // namespace ptrec::modules

@@ -91,7 +91,12 @@ std::vector<Action> PersistActions(const Plan& plan, const DesiredState& desired
   want(kUnitPath, unit ? RenderApplyUnit(ptrec_path) : "", "runs ptrec apply at boot, before libvirtd",
        unit ? std::vector<std::vector<std::string>>{{"systemctl", "daemon-reload"}, {"systemctl", "enable", "ptrec-apply.service"}}
             : std::vector<std::vector<std::string>>{{"systemctl", "disable", "ptrec-apply.service"}});
-  want("etc/modprobe.d/ptrec.conf", modprobe_conf, "module options for the next module load", {});
+  // modprobe.d is copied into the initramfs, where early modules (igb with MODULES=most) load:
+  // regenerate it, or the options wait for a module reload.
+  std::vector<std::vector<std::string>> initramfs;
+  if (facts.update_initramfs) initramfs = {{"update-initramfs", "-u"}};
+  else if (facts.dracut) initramfs = {{"dracut", "-f"}};
+  want("etc/modprobe.d/ptrec.conf", modprobe_conf, "module options for the next module load", initramfs);
   return out;
 }
 

@@ -31,6 +31,8 @@ inline constexpr const char* kDesiredCopyPath = "etc/ptrec/host.yaml";
 struct PersistFacts {
   bool udev = false;     ///< run/udev/control exists: udevd runs
   bool systemd = false;  ///< run/systemd/system exists: booted with systemd (sd_booted(3))
+  bool update_initramfs = false;  ///< usr/sbin/update-initramfs (Debian): the initramfs carries
+  bool dracut = false;            ///< usr/bin/dracut (RHEL): modprobe.d for early modules
 };
 
 /// Reads PersistFacts and the current contents of every file ptrec owns into

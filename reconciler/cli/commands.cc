@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "providers/binding/binding_provider.h"
+#include "providers/bootloader/boot_config.h"
 #include "providers/host/command_runner.h"
 #include "providers/host/host_fs.h"
 #include "providers/modules/module_provider.h"
@@ -116,12 +117,48 @@ std::string SelfPath() {
 // The whole plan: the planner's actions, plus the owned-file actions that persist them.
 Plan MakePlan(const DesiredState& desired, HostState& state, const HostFs& fs) {
   persist::PersistFacts facts = persist::ObservePersistence(fs, state);
+  if (desired.kernel_args) bootloader::ObserveBoot(fs, desired.kernel_args->bootloader, state);
   Plan plan = ComputePlan(desired, state);
-  std::string modprobe_conf;
-  if (auto conf = modules::ModprobeConfFromSpecs(desired.modules); !conf.empty())
-    modprobe_conf = modules::RenderModprobeConf(conf);
-  if (!plan.refused())
-    AppendActions(plan, persist::PersistActions(plan, desired, state, facts, modprobe_conf, SelfPath()));
+  std::vector<Action> more;
+  if (desired.kernel_args) {
+    auto boot = bootloader::DiffBoot(*desired.kernel_args, state, fs);
+    more.insert(more.end(), boot.actions.begin(), boot.actions.end());
+    plan.findings.insert(plan.findings.end(), boot.findings.begin(), boot.findings.end());
+    plan.pending_reboot.insert(plan.pending_reboot.end(), boot.pending_reboot.begin(), boot.pending_reboot.end());
+  }
+  auto mods = modules::DiffModules(desired.modules, fs, state);
+  more.insert(more.end(), mods.actions.begin(), mods.actions.end());
+  plan.pending_reboot.insert(plan.pending_reboot.end(), mods.pending_reboot.begin(), mods.pending_reboot.end());
+
+  // ptrec's modprobe.d: the modules entries, plus max_vfs for PFs counted by module parameter
+  // (one value per PF of that driver, in BDF order; PFs not in the desired state keep theirs).
+  modules::ModprobeConf conf = modules::ModprobeConfFromSpecs(desired.modules);
+  std::map<std::string, std::vector<int>> max_vfs;
+  for (const auto& d : state.devices) {
+    if (!d.sriov || d.driver.empty()) continue;
+    bool counted = false;
+    for (const auto& m : plan.persist.module_param_vfs) counted = counted || m.driver == d.driver;
+    if (!counted) continue;
+    int n = d.sriov->num_vfs;
+    for (const auto& m : plan.persist.module_param_vfs)
+      if (m.pf == d.bdf) n = m.num_vfs;
+    max_vfs[d.driver].push_back(n);
+  }
+  for (const auto& [driver, list] : max_vfs) {
+    if (!modules::AddOption(conf, ModuleName(driver), "max_vfs", modules::MaxVfsList(list)))
+      plan.findings.push_back({Finding::Severity::kRefusal, "modules",
+                               "module " + ModuleName(driver) + " gets max_vfs from a modules entry and " +
+                                   modules::MaxVfsList(list) + " from sriov entries with method: module-param",
+                               "set the VF counts in one place only", {}});
+  }
+  std::string modprobe_conf = conf.empty() ? "" : modules::RenderModprobeConf(conf);
+  if (!plan.refused()) {
+    facts.update_initramfs = fs.Exists("usr/sbin/update-initramfs");
+    facts.dracut = fs.Exists("usr/bin/dracut");
+    auto files = persist::PersistActions(plan, desired, state, facts, modprobe_conf, SelfPath());
+    more.insert(more.end(), files.begin(), files.end());
+  }
+  AppendActions(plan, std::move(more));
   return plan;
 }
 
@@ -271,7 +308,8 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   sriov::SriovProvider sriov(*host->fs, ledger);
   modules::ModuleProvider modules(*host->fs, *host->runner);
   persist::OwnedFileProvider files(*host->fs, *host->runner);
-  Executor executor({&files, &modules, &sriov, &binder}, &journal, opts.jobs);
+  bootloader::BootloaderProvider boot(*host->fs, *host->runner);
+  Executor executor({&boot, &files, &modules, &sriov, &binder}, &journal, opts.jobs);
   if (!opts.json) std::cout << "\n";
   if (opts.terminal && !opts.json) {
     // Progress as steps finish (in completion order); the report below is in plan order.

@@ -262,3 +262,54 @@ TEST_CASE("cli: on a host with udev and systemd, apply persists the state and cl
 }
 
 }  // namespace ptrec::testing
+
+namespace ptrec::testing {
+
+TEST_CASE("cli: turning the IOMMU on edits GRUB, defers vfio-pci and reports the pending reboot", "[cli]") {
+  // Given the no-IOMMU host with a Debian /etc/default/grub, when the desired state adds
+  // intel_iommu=on iommu=pt and hides its spare NIC, then: the plan edits GRUB (reboot
+  // required) and binds nothing now; apply writes the file (with a backup) and records
+  // update-grub; the next plan has no action and still says a reboot is pending.
+  Sandbox box("no-iommu");
+  std::filesystem::create_directories(box.root + "/etc/default");
+  std::filesystem::create_directories(box.root + "/usr/sbin");
+  const std::string grub =
+      "# If you change this file, run 'update-grub' afterwards.\n"
+      "GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n"
+      "GRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`\n"
+      "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"\"\n";
+  WriteText(box.root + "/etc/default/grub", grub);
+  WriteText(box.root + "/usr/sbin/update-grub", "");
+  WriteText(box.tmp.Sub("on.yaml"), std::string(kEmptyDesired) +
+                                        "kernelArgs:\n  present: [intel_iommu=on, iommu=pt]\n"
+                                        "hide:\n  - device: \"0000:02:00.0\"\n");
+  Run plan = RunPtrec({"plan", "--json", "-f", box.tmp.Sub("on.yaml"), "--root", box.root});
+  INFO(plan.out << plan.err);
+  REQUIRE(plan.exit_code == 2);
+  json j = json::parse(plan.out);
+  REQUIRE(j["actions"].size() == 1);
+  CHECK(j["actions"][0]["kind"] == "edit_bootloader");
+  CHECK(j["actions"][0]["reboot_required"] == true);
+  CHECK(j["actions"][0]["commands"] == json::array({json::array({"update-grub"})}));
+  CHECK(j["reboot_required"] == true);
+  Run apply = box.Apply(box.tmp.Sub("on.yaml"));
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  std::ifstream in(box.root + "/etc/default/grub");
+  std::string edited((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(edited == "# If you change this file, run 'update-grub' afterwards.\n"
+                  "GRUB_DEFAULT=0\nGRUB_TIMEOUT=5\n"
+                  "GRUB_DISTRIBUTOR=`lsb_release -i -s 2> /dev/null || echo Debian`\n"
+                  "GRUB_CMDLINE_LINUX_DEFAULT=\"quiet\"\nGRUB_CMDLINE_LINUX=\"intel_iommu=on iommu=pt\"\n");
+  CHECK(std::filesystem::exists(box.root + "/var/lib/ptrec/backup/etc/default"));
+  Run again = RunPtrec({"plan", "--json", "-f", box.tmp.Sub("on.yaml"), "--root", box.root});
+  INFO(again.out);
+  CHECK(again.exit_code == 0);
+  json k = json::parse(again.out);
+  CHECK(k["actions"].empty());
+  CHECK(k["reboot_required"] == true);
+  REQUIRE(k["pending_reboot"].size() == 1);
+  CHECK_THAT(k["pending_reboot"][0].get<std::string>(), Catch::Contains("not running"));
+}
+
+}  // namespace ptrec::testing

@@ -419,3 +419,43 @@ TEST_CASE_METHOD(HostFixture, "plan: a refused sriov entry leaves that PF's VFs 
 }
 
 }  // namespace ptrec
+
+namespace ptrec {
+
+TEST_CASE_METHOD(HostFixture, "plan: with kernel args that turn the IOMMU on, vfio-pci waits for the reboot", "[plan]") {
+  // Given no IOMMU now, when the desired state adds intel_iommu=on and hides a port, then no
+  // bind is planned now (a warning says why) and the override is still persisted for boot.
+  host.iommu_active = false;
+  host.iommu_groups.clear();
+  DesiredState d;
+  d.hide = {Hide("0000:03:00.1")};
+  d.kernel_args = KernelArgsSpec{};
+  d.kernel_args->present = {{"intel_iommu", "on"}, {"iommu", "pt"}};
+  Plan p = ComputePlan(d, host);
+  CHECK(Refusals(p).empty());
+  CHECK(p.actions.empty());
+  REQUIRE(p.findings.size() == 1);
+  CHECK_THAT(p.findings[0].message, Catch::Contains("takes effect at the boot"));
+  REQUIRE(p.persist.overrides.size() == 1);
+  CHECK(p.persist.overrides[0].bdf == B("0000:03:00.1"));
+  d.kernel_args->present = {{"iommu", "pt"}};
+  CHECK(Refusals(ComputePlan(d, host)).size() == 1);
+}
+
+TEST_CASE_METHOD(HostFixture, "plan: VF counts by module parameter are configured, not written", "[plan]") {
+  // Given igb PFs, when 7 VFs are wanted through the module parameter, then no sysfs action;
+  // the count is recorded for modprobe.d and reported as pending until igb reloads.
+  DesiredState d;
+  d.sriov = {Sriov("0000:03:00.0", 7)};
+  d.sriov[0].method = SriovMethod::kModuleParam;
+  Plan p = ComputePlan(d, host);
+  CHECK(p.actions.empty());
+  REQUIRE(p.persist.module_param_vfs.size() == 1);
+  CHECK(p.persist.module_param_vfs[0].driver == "igb");
+  CHECK(p.persist.module_param_vfs[0].num_vfs == 7);
+  REQUIRE(p.pending_reboot.size() == 1);
+  CHECK_THAT(p.pending_reboot[0], Catch::Contains("max_vfs"));
+  CHECK(p.reboot_required());
+}
+
+}  // namespace ptrec

@@ -71,6 +71,18 @@ VALID = {
     "unquoted BDF and id": HEAD + "hide:\n  - device: 0000:03:00.0\n  - id: 8086:10c9\n",
     "short BDF": HEAD + "sriov:\n  - {device: 03:00.0, numVfs: 0}\n",
     "empty lists": HEAD + "sriov: []\nhide: []\n",
+    "kernelArgs and modules, every field": HEAD
+    + "kernelArgs:\n"
+    + "  bootloader: grub\n"
+    + "  present: [intel_iommu=on, iommu=pt, 'opt=\"a b\"', quiet]\n"
+    + "  absent: [nomodeset]\n"
+    + "modules:\n"
+    + "  - name: vfio-pci\n"
+    + "    parameters: {ids: \"10de:1b80,10de:10f0\", enable_sriov: true, disable_idle_d3: 1}\n"
+    + "    load: true\n"
+    + "    softdep: {pre: [kvm], post: []}\n"
+    + "    allowReload: false\n",
+    "empty kernelArgs and modules": HEAD + "kernelArgs: {}\nmodules: []\n",
 }
 
 # Documents the schema must reject, each for one reason.
@@ -79,7 +91,27 @@ INVALID = {
     "wrong apiVersion": "apiVersion: ptrec/v2\nkind: HostConfig\n",
     "wrong kind": "apiVersion: ptrec/v1\nkind: Host\n",
     "unknown top-level key": HEAD + "sriovs: []\n",
-    "reserved kernelArgs": HEAD + "kernelArgs: [intel_iommu=on]\n",
+    "reserved vms": HEAD + "vms: []\n",
+    "kernelArgs as a list": HEAD + "kernelArgs: [intel_iommu=on]\n",
+    "kernelArgs unknown key": HEAD + "kernelArgs: {add: [intel_iommu=on]}\n",
+    "unknown bootloader": HEAD + "kernelArgs: {bootloader: lilo}\n",
+    "kernel arg with a space": HEAD + "kernelArgs: {present: [\"intel_iommu=on iommu=pt\"]}\n",
+    "kernel arg empty key": HEAD + "kernelArgs: {present: [\"=on\"]}\n",
+    "kernel arg quote inside value": HEAD + "kernelArgs: {present: ['a=b\"c']}\n",
+    "kernel arg double dash": HEAD + "kernelArgs: {present: [\"--\"]}\n",
+    "kernel arg not a string": HEAD + "kernelArgs: {present: [3]}\n",
+    "absent with a value": HEAD + "kernelArgs: {absent: [quiet=1]}\n",
+    "modules is a mapping": HEAD + "modules: {name: igb}\n",
+    "module without name": HEAD + "modules:\n  - {load: true}\n",
+    "module name with a dot": HEAD + "modules:\n  - {name: vfio.pci}\n",
+    "module unknown key": HEAD + "modules:\n  - {name: igb, params: {}}\n",
+    "parameter fraction": HEAD + "modules:\n  - {name: igb, parameters: {max_vfs: 1.5}}\n",
+    "parameter list": HEAD + "modules:\n  - {name: igb, parameters: {max_vfs: [7, 7]}}\n",
+    "parameter with a quote": HEAD + "modules:\n  - {name: igb, parameters: {x: 'a\"b'}}\n",
+    "parameter name with a space": HEAD + "modules:\n  - {name: igb, parameters: {\"max vfs\": 7}}\n",
+    "load yes": HEAD + "modules:\n  - {name: igb, load: yes}\n",
+    "softdep unknown key": HEAD + "modules:\n  - {name: igb, softdep: {before: [vfio-pci]}}\n",
+    "softdep bad name": HEAD + "modules:\n  - {name: igb, softdep: {pre: [\"vfio pci\"]}}\n",
     "unknown entry key": HEAD + "sriov:\n  - {device: 03:00.0, numvfs: 4}\n",
     "numVfs as word": HEAD + "sriov:\n  - {device: 03:00.0, numVfs: four}\n",
     "numVfs quoted": HEAD + 'sriov:\n  - {device: 03:00.0, numVfs: "4"}\n',

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
@@ -198,6 +199,136 @@ TEST_CASE("schema: numVfs limits 0 and 65535 are accepted", "[schema]") {
   CHECK(state->sriov.at(1).num_vfs == 65535);
 }
 
+TEST_CASE("schema: kernelArgs and modules parse to their specs", "[schema]") {
+  // Given a document using every kernelArgs and modules field, then each value is normalised
+  // (module names to '_', a quoted argument value unquoted) and positions point at the entries.
+  const std::string yaml =
+      Doc("kernelArgs:\n"                                                   // 3
+          "  bootloader: grubby\n"                                          // 4
+          "  present: [intel_iommu=on, iommu=pt, 'opt=\"a b\"', quiet=]\n"  // 5
+          "  absent: [nomodeset, splash]\n"                                 // 6
+          "modules:\n"                                                      // 7
+          "  - name: igb\n"                                                 // 8
+          "    parameters:\n"                                               // 9
+          "      max_vfs: \"7,7\"\n"                                        // 10
+          "    softdep:\n"                                                  // 11
+          "      pre: [vfio-pci]\n"                                         // 12
+          "  - name: vfio-pci\n"                                            // 13
+          "    parameters: {enable-sriov: true, disable_idle_d3: false, nointxmask: 0x1}\n"
+          "    load: true\n"                    // 15
+          "    softdep: {post: [kvm-intel]}\n"  // 16
+          "    allowReload: true\n");           // 17
+  auto state = ParseDesired(yaml, "host.yaml");
+  INFO((state ? std::string() : Dump(state.error())));
+  REQUIRE(state);
+  REQUIRE(state->kernel_args.has_value());
+  const KernelArgsSpec& k = *state->kernel_args;
+  CHECK(k.bootloader == Bootloader::kGrubby);
+  CHECK(k.present == std::vector<KernelArg>{
+                         {"intel_iommu", "on"}, {"iommu", "pt"}, {"opt", "a b"}, {"quiet", ""}});
+  CHECK(k.absent == std::vector<std::string>{"nomodeset", "splash"});
+  CheckPos(k.pos, 4, 3);
+
+  REQUIRE(state->modules.size() == 2);
+  const ModuleConfigSpec& igb = state->modules[0];
+  CHECK(igb.name == "igb");
+  CHECK(igb.parameters == std::map<std::string, std::string>{{"max_vfs", "7,7"}});
+  CHECK(igb.load == ModuleLoad::kUnchanged);
+  CHECK(igb.softdep_pre == std::vector<std::string>{"vfio_pci"});
+  CHECK(igb.softdep_post.empty());
+  CHECK_FALSE(igb.allow_reload);
+  CheckPos(igb.pos, 8, 5);
+
+  const ModuleConfigSpec& vfio = state->modules[1];
+  CHECK(vfio.name == "vfio_pci");
+  CHECK(vfio.parameters == std::map<std::string, std::string>{{"enable_sriov", "1"},
+                                                              {"disable_idle_d3", "0"},
+                                                              {"nointxmask", "1"}});
+  CHECK(vfio.load == ModuleLoad::kLoaded);
+  CHECK(vfio.softdep_pre.empty());
+  CHECK(vfio.softdep_post == std::vector<std::string>{"kvm_intel"});
+  CHECK(vfio.allow_reload);
+  CheckPos(vfio.pos, 13, 5);
+}
+
+TEST_CASE("schema: kernelArgs absent, empty, and each bootloader value", "[schema]") {
+  // Given no kernelArgs, then kernel_args is nullopt (leave the command line alone); given
+  // kernelArgs: {}, then it is set with bootloader auto and no arguments; each bootloader word
+  // maps to its enum value.
+  auto none = ParseDesired(Doc("hide: []\n"), "host.yaml");
+  REQUIRE(none);
+  CHECK_FALSE(none->kernel_args.has_value());
+  CHECK(none->modules.empty());
+
+  auto empty = ParseDesired(Doc("kernelArgs: {}\nmodules: []\n"), "host.yaml");
+  INFO((empty ? std::string() : Dump(empty.error())));
+  REQUIRE(empty);
+  REQUIRE(empty->kernel_args.has_value());
+  CHECK(empty->kernel_args->bootloader == Bootloader::kAuto);
+  CHECK(empty->kernel_args->present.empty());
+  CHECK(empty->kernel_args->absent.empty());
+  CHECK(empty->modules.empty());
+
+  const std::pair<const char*, Bootloader> words[] = {
+      {"auto", Bootloader::kAuto},
+      {"grub", Bootloader::kGrub},
+      {"grubby", Bootloader::kGrubby},
+      {"kernel-install", Bootloader::kKernelInstall}};
+  for (const auto& [word, bootloader] : words) {
+    auto state =
+        ParseDesired(Doc("kernelArgs:\n  bootloader: " + std::string(word) + "\n"), "host.yaml");
+    INFO(word);
+    REQUIRE(state);
+    CHECK(state->kernel_args->bootloader == bootloader);
+  }
+}
+
+TEST_CASE("schema: module parameter values become the text modprobe takes", "[schema]") {
+  // Given parameters written as YAML integers (decimal, hex, octal, signed), booleans and
+  // strings, then each is stored as modprobe.d text: integers in decimal, booleans as 1/0,
+  // strings verbatim (spaces and the empty string included).
+  auto state = ParseDesired(Doc("modules:\n"
+                                "  - name: m\n"
+                                "    parameters:\n"
+                                "      a: 7\n"
+                                "      b: 0x10\n"
+                                "      c: 0o17\n"
+                                "      d: -3\n"
+                                "      e: True\n"
+                                "      f: false\n"
+                                "      g: \"7\"\n"
+                                "      h: two words\n"
+                                "      i: \"\"\n"
+                                "      j: yes\n"),
+                            "host.yaml");
+  INFO((state ? std::string() : Dump(state.error())));
+  REQUIRE(state);
+  CHECK(state->modules.at(0).parameters == std::map<std::string, std::string>{{"a", "7"},
+                                                                              {"b", "16"},
+                                                                              {"c", "15"},
+                                                                              {"d", "-3"},
+                                                                              {"e", "1"},
+                                                                              {"f", "0"},
+                                                                              {"g", "7"},
+                                                                              {"h", "two words"},
+                                                                              {"i", ""},
+                                                                              {"j", "yes"}});
+}
+
+TEST_CASE("schema: sriov method module-param is still accepted next to modules", "[schema]") {
+  // Given an sriov entry with method: module-param and a modules entry for its driver, then
+  // both parse; combining them into one options line is the planner's job.
+  auto state = ParseDesired(Doc("sriov:\n"
+                                "  - {device: 03:00.0, numVfs: 7, method: module-param}\n"
+                                "modules:\n"
+                                "  - {name: igb, softdep: {pre: [vfio-pci]}}\n"),
+                            "host.yaml");
+  INFO((state ? std::string() : Dump(state.error())));
+  REQUIRE(state);
+  CHECK(state->sriov.at(0).method == SriovMethod::kModuleParam);
+  CHECK(state->modules.at(0).parameters.empty());
+}
+
 // One malformed document: the diagnostics it must produce (exactly `count`, one of them at
 // line:column with a message containing `message` and, if set, a hint containing `hint`).
 struct BadCase {
@@ -231,8 +362,8 @@ TEST_CASE("schema: malformed documents are reported at the right line and column
       // Keys.
       {"unknown top-level key", Doc("sriovs: []\n"), 3, 1, "unknown key sriovs at the top level",
        "did you mean sriov?"},
-      {"reserved kernelArgs", Doc("kernelArgs:\n  - intel_iommu=on\n"), 3, 1,
-       "kernelArgs is not supported by this version of ptrec yet"},
+      {"kernelArgs as a list", Doc("kernelArgs:\n  - intel_iommu=on\n"), 4, 3,
+       "kernelArgs must be a mapping, got a list", "present: [intel_iommu=on, iommu=pt]"},
       {"reserved vms", Doc("vms: []\n"), 3, 1, "vms is not supported by this version of ptrec yet"},
       {"duplicate top-level key", Doc("hide: []\nhide: []\n"), 4, 1,
        "duplicate key hide at the top level (first at host.yaml:3:1)"},
@@ -323,6 +454,89 @@ TEST_CASE("schema: malformed documents are reported at the right line and column
        8, 13,
        "0000:03:00.0 is hidden from the host (hide[0], host.yaml:4:13) and given VFs for the "
        "host (sriov[1])"},
+      // kernelArgs.
+      {"unknown kernelArgs key", Doc("kernelArgs:\n  add: [intel_iommu=on]\n"), 4, 3,
+       "unknown key add in kernelArgs", "did you mean present?"},
+      {"unknown bootloader", Doc("kernelArgs:\n  bootloader: grub2\n"), 4, 15,
+       "kernelArgs.bootloader must be auto or grub or grubby or kernel-install, got the string "
+       "\"grub2\"",
+       "did you mean grub?"},
+      {"present is a string", Doc("kernelArgs:\n  present: intel_iommu=on\n"), 4, 12,
+       "kernelArgs.present must be a list, got the string \"intel_iommu=on\""},
+      {"present item is an integer", Doc("kernelArgs:\n  present: [3]\n"), 4, 13,
+       "kernelArgs.present[0] must be a string, got the integer 3", "quote it"},
+      {"two arguments in one item", Doc("kernelArgs:\n  present: [\"intel_iommu=on iommu=pt\"]\n"),
+       4, 13, "kernelArgs.present[0] \"intel_iommu=on iommu=pt\" holds more than one argument",
+       "one argument per list item"},
+      {"unquoted value with a space", Doc("kernelArgs:\n  present: [\"opt=a b\"]\n"), 4, 13,
+       "\"opt=a b\" holds more than one argument", "'opt=\"a b\"'"},
+      {"empty key", Doc("kernelArgs:\n  present: [\"=on\"]\n"), 4, 13,
+       "kernelArgs.present[0] \"=on\" has an empty key"},
+      {"quote in a key", Doc("kernelArgs:\n  present: ['\"opt=a b\"']\n"), 4, 13,
+       "has a double quote in its key"},
+      {"unbalanced quoted value", Doc("kernelArgs:\n  present: ['opt=\"a b']\n"), 4, 13,
+       "has a quoted value that does not end in its one closing double quote"},
+      {"double dash", Doc("kernelArgs:\n  present: [\"--\"]\n"), 4, 13,
+       "is --, which ends the kernel's arguments"},
+      {"one key, two values", Doc("kernelArgs:\n  present: [iommu=pt, iommu=off]\n"), 4, 23,
+       "kernelArgs.present[1] \"iommu=off\" sets iommu again, to another value "
+       "(kernelArgs.present[0], host.yaml:4:13: \"iommu=pt\")"},
+      {"same argument twice", Doc("kernelArgs:\n  present: [quiet, quiet]\n"), 4, 20,
+       "kernelArgs.present[1] \"quiet\" repeats quiet (kernelArgs.present[0], host.yaml:4:13"},
+      {"present and absent", Doc("kernelArgs:\n  present: [iommu=pt]\n  absent: [iommu]\n"), 5, 12,
+       "kernelArgs.absent[0] \"iommu\" is also in present (kernelArgs.present[0], "
+       "host.yaml:4:13)"},
+      {"absent with a value", Doc("kernelArgs:\n  absent: [quiet=1]\n"), 4, 12,
+       "kernelArgs.absent[0] \"quiet=1\" has a value; absent takes keys only",
+       "it removes quiet with any value"},
+      {"absent twice", Doc("kernelArgs:\n  absent: [quiet, quiet]\n"), 4, 19,
+       "\"quiet\" is listed twice in absent (first at host.yaml:4:12)"},
+      // modules.
+      {"modules is a mapping", Doc("modules:\n  name: igb\n"), 4, 3,
+       "modules must be a list of entries, got a mapping"},
+      {"module without name", Doc("modules:\n  - load: true\n"), 4, 5, "modules[0] has no name",
+       "name: igb"},
+      {"module name with a dot", Doc("modules:\n  - name: vfio.pci\n"), 4, 11,
+       "modules[0].name \"vfio.pci\" is not a module name: only letters, digits, '_' and '-'"},
+      {"module name too long", Doc("modules:\n  - name: " + std::string(56, 'm') + "\n"), 4, 11,
+       "is not a module name: it is too long", "at most 55"},
+      {"same module with - and _", Doc("modules:\n  - name: vfio-pci\n  - name: vfio_pci\n"), 5, 11,
+       "module vfio_pci is listed twice in modules (modules[0], host.yaml:4:11, and modules[1])",
+       "'-' and '_' name the same module"},
+      {"misspelt parameters", Doc("modules:\n  - name: igb\n    params: {max_vfs: 7}\n"), 5, 5,
+       "unknown key params in modules[0]", "did you mean parameters?"},
+      {"parameters is a list", Doc("modules:\n  - name: igb\n    parameters: [max_vfs=7]\n"), 5, 17,
+       "modules[0].parameters must be a mapping, got a list"},
+      {"parameter fraction", Doc("modules:\n  - name: igb\n    parameters: {max_vfs: 1.5}\n"), 5,
+       27,
+       "modules[0].parameters.max_vfs must be a string, an integer or a boolean, got the number "
+       "1.5"},
+      {"parameter list", Doc("modules:\n  - name: igb\n    parameters: {max_vfs: [7, 7]}\n"), 5, 27,
+       "modules[0].parameters.max_vfs must be a string, an integer or a boolean, got a list",
+       "max_vfs: \"7,7\""},
+      {"parameter with a quote", Doc("modules:\n  - name: igb\n    parameters: {x: 'a\"b'}\n"), 5,
+       21, "modules[0].parameters.x contains a double quote"},
+      {"parameter name with a space",
+       Doc("modules:\n  - name: igb\n    parameters: {\"max vfs\": 7}\n"), 5, 18,
+       "modules[0].parameters.max vfs is not a module parameter name"},
+      {"one parameter spelt twice",
+       Doc("modules:\n  - name: igb\n    parameters: {max_vfs: 7, max-vfs: 7}\n"), 5, 30,
+       "modules[0].parameters.max-vfs is the same parameter as max_vfs"},
+      {"load yes", Doc("modules:\n  - name: igb\n    load: yes\n"), 5, 11,
+       "modules[0].load must be true or false, got the string \"yes\"", "load: true"},
+      {"allowReload quoted", Doc("modules:\n  - name: igb\n    allowReload: \"true\"\n"), 5, 18,
+       "modules[0].allowReload must be true or false, got the string \"true\""},
+      {"softdep unknown key", Doc("modules:\n  - name: igb\n    softdep: {before: [vfio-pci]}\n"),
+       5, 15, "unknown key before in modules[0].softdep"},
+      {"softdep on itself", Doc("modules:\n  - name: igb\n    softdep: {pre: [igb]}\n"), 5, 21,
+       "modules[0].softdep.pre[0] names the module itself"},
+      {"softdep bad name", Doc("modules:\n  - name: igb\n    softdep: {pre: [\"vfio pci\"]}\n"), 5,
+       21, "modules[0].softdep.pre[0] \"vfio pci\" is not a module name"},
+      {"softdep twice in pre",
+       Doc("modules:\n  - name: igb\n    softdep: {pre: [vfio-pci, vfio_pci]}\n"), 5, 31,
+       "modules[0].softdep.pre[1] \"vfio_pci\" is listed twice"},
+      {"softdep pre and post", Doc("modules:\n  - name: igb\n    softdep: {pre: [a], post: [a]}\n"),
+       5, 31, "modules[0].softdep has a both in pre and in post"},
   };
   STATIC_REQUIRE(std::size(cases) >= 25);
   for (const BadCase& c : cases) {
@@ -349,7 +563,7 @@ TEST_CASE("schema: several problems are reported at once, sorted by position", "
   // Given a document with five independent mistakes, then all five are reported, in document
   // order, not just the first.
   const std::string yaml =
-      Doc("kernelArgs: []\n"            // 3: reserved key
+      Doc("kernelArgs: []\n"            // 3: not a mapping
           "sriov:\n"                    // 4
           "  - device: 0000:03:00.0\n"  // 5
           "    numVfs: four\n"          // 6: not an integer
@@ -362,8 +576,8 @@ TEST_CASE("schema: several problems are reported at once, sorted by position", "
   const Diagnostics& d = state.error();
   INFO(Dump(d));
   REQUIRE(d.size() == 5);
-  CHECK((d[0].pos.line == 3 && d[0].pos.column == 1));
-  CHECK(d[0].message.find("kernelArgs is not supported") != std::string::npos);
+  CHECK((d[0].pos.line == 3 && d[0].pos.column == 13));
+  CHECK(d[0].message.find("kernelArgs must be a mapping, got a list") != std::string::npos);
   CHECK((d[1].pos.line == 6 && d[1].pos.column == 13));
   CHECK(d[1].message.find("numVfs must be") != std::string::npos);
   CHECK((d[2].pos.line == 7 && d[2].pos.column == 12));
@@ -429,8 +643,8 @@ TEST_CASE("schema: every example parses", "[schema]") {
     CHECK(state);
     if (state) CHECK(state->source == entry.path().string());
   }
-  for (const char* expected :
-       {"82576-vfs.yaml", "82576-hide-port.yaml", "bcm5720-hide-group.yaml", "bcm57810-vfs.yaml"}) {
+  for (const char* expected : {"82576-vfs.yaml", "82576-hide-port.yaml", "bcm5720-hide-group.yaml",
+                               "bcm57810-vfs.yaml", "iommu-on.yaml"}) {
     CHECK(names.count(expected) == 1);
   }
 }
@@ -473,6 +687,23 @@ TEST_CASE("schema: the examples say what examples/README.md says", "[schema]") {
     CHECK(s.hide[0].driver == "vfio-pci");
     CHECK(s.hide[0].group == GroupPolicy::kInclude);
     CHECK(s.hide[0].force == Force::kNo);
+  }
+  SECTION("iommu-on: IOMMU on at boot, igb max_vfs 7,7 after vfio-pci, port 1 hidden") {
+    DesiredState s = load("iommu-on.yaml");
+    REQUIRE(s.kernel_args.has_value());
+    CHECK(s.kernel_args->bootloader == Bootloader::kAuto);
+    CHECK(s.kernel_args->present == std::vector<KernelArg>{{"intel_iommu", "on"}, {"iommu", "pt"}});
+    CHECK(s.kernel_args->absent.empty());
+    REQUIRE(s.modules.size() == 1);
+    CHECK(s.modules[0].name == "igb");
+    CHECK(s.modules[0].parameters == std::map<std::string, std::string>{{"max_vfs", "7,7"}});
+    CHECK(s.modules[0].softdep_pre == std::vector<std::string>{"vfio_pci"});
+    CHECK(s.modules[0].load == ModuleLoad::kUnchanged);
+    CHECK(s.sriov.empty());
+    REQUIRE(s.hide.size() == 1);
+    CHECK(s.hide[0].select.bdf == Bdf{0x0000, 0x03, 0x00, 1});
+    CHECK(s.hide[0].driver == "vfio-pci");
+    CHECK(s.hide[0].force == Force::kYes);
   }
   SECTION("bcm57810-vfs: 4 VFs on the first 14e4:168e, on vfio-pci") {
     DesiredState s = load("bcm57810-vfs.yaml");
