@@ -24,15 +24,19 @@ nlohmann::json HostToJson(const HostState& host);
 nlohmann::json ActionToJson(const Action& action);
 
 /// `ptrec plan --json` and the plan file: {"format_version", "kind":"plan", "root",
-/// "fingerprint", "source", "changes", "refused", "reboot_required", "summary":{add, change,
-/// remove}, "actions":[...], "findings":[{severity, subject, message, hint, position}]}.
+/// "fingerprint", "source", "changes", "refused", "reboot_required", "pending_reboot":[text],
+/// "summary":{add, change, remove}, "actions":[...], "findings":[{severity, subject, message,
+/// hint, position}]}. reboot_required is true when an action needs a reboot or when something
+/// already configured for the next boot is not running yet (pending_reboot says what), so it
+/// can be true with no actions.
 nlohmann::json PlanToJson(const Plan& plan, const std::string& source);
 
 /// Reads a plan file back. Errors: kInvalid naming the field that is wrong or missing, or a
 /// format_version this ptrec does not read.
 Result<Plan> PlanFromJson(const nlohmann::json& doc);
 
-/// `ptrec apply --json`: the plan plus {"applied": bool, "rolled_back": bool, "error"?,
+/// `ptrec apply --json`: the plan plus {"applied": bool, "changed": bool, "rolled_back": bool,
+/// "error"?: {code, message} (also for a refused plan: code "refused"),
 /// "steps":[{id, status, message, millis}]}.
 nlohmann::json ApplyToJson(const Plan& plan, const ApplyResult& result, const std::string& source);
 

@@ -282,7 +282,11 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
 
   if (!opts.json) std::cout << RenderPlan(plan, ColorFor(opts));
   if (plan.refused()) {
-    if (opts.json) std::cout << ApplyToJson(plan, ApplyResult{}, source).dump(2) << "\n";
+    if (opts.json) {
+      ApplyResult refused;
+      refused.error = Error{Code::kRefused, "the plan has refusals (see findings); nothing was changed"};
+      std::cout << ApplyToJson(plan, refused, source).dump(2) << "\n";
+    }
     return kExitError;
   }
   if (!plan.has_changes()) {

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   add_host(plan);
   plan->add_option("-f,--file", desired_file, "Desired-state YAML (- for stdin)")->required();
   plan->add_option("--out", out_file, "Save the plan to FILE for `ptrec apply FILE` (also -out FILE)");
+  plan->add_flag("--simulate", host.simulate, "Accepted for symmetry with apply: a plan only reads, so it changes nothing");
 
   std::string plan_file;
   bool auto_approve = false;
