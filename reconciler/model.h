@@ -249,6 +249,11 @@ struct HostState {
   std::map<int, std::vector<Bdf>> iommu_groups;  ///< from sys/kernel/iommu_groups/N/devices
   bool iommu_active = false;        ///< any IOMMU group or sys/class/iommu entry exists
   std::vector<std::string> iommu_units;  ///< names under sys/class/iommu ("dmar0")
+  /// Interrupt remapping: true/false when known (Intel: every dmar unit's ECAP bit 3, and no
+  /// intremap=off / nointremap on the command line), nullopt when unknown (AMD, no IOMMU).
+  std::optional<bool> interrupt_remapping;
+  /// vfio_iommu_type1's allow_unsafe_interrupts ("Y"/"N"); "" when not loaded or unreadable.
+  std::string allow_unsafe_interrupts;
   std::string cmdline;              ///< proc/cmdline, without the trailing newline
   std::string kernel_release;       ///< proc/sys/kernel/osrelease; "" unknown
   std::set<std::string> loaded_drivers;     ///< sys/bus/pci/drivers/*

@@ -440,6 +440,22 @@ class Planner {
       }
     }
     for (auto& [bdf, w] : added) AddWant(bdf, w);
+    // vfio_iommu_type1 refuses to attach a group to a container without interrupt remapping
+    // unless allow_unsafe_interrupts=1 ("No interrupt remapping support. Use the module param
+    // allow_unsafe_interrupts...", drivers/vfio/vfio_iommu_type1.c).
+    bool vfio_wanted = std::any_of(wants_.begin(), wants_.end(), [](const auto& w) { return w.second.driver == "vfio-pci"; });
+    if (vfio_wanted && host_.iommu_active && host_.interrupt_remapping == false && host_.allow_unsafe_interrupts != "Y") {
+      bool configured = false;
+      for (const auto& m : desired_.modules)
+        if (m.name == "vfio_iommu_type1" && m.parameters.count("allow_unsafe_interrupts") &&
+            m.parameters.at("allow_unsafe_interrupts") != "0")
+          configured = true;
+      if (!configured)
+        Warn("vfio_iommu_type1", "this IOMMU does not remap interrupts, so assigning a device to a VM will fail "
+                                 "(vfio_iommu_type1: \"No interrupt remapping support\")",
+             "if you accept the risk (a guest can inject interrupts), add a modules entry: name: vfio_iommu_type1, "
+             "parameters: {allow_unsafe_interrupts: 1}");
+    }
     for (const auto& [bdf, w] : wants_) {
       const PciDevice* d = host_.Find(bdf);
       if (!d || w.vf || w.deferred) continue;

@@ -74,6 +74,25 @@ void ObserveModules(const HostFs& fs, const DiscoverOptions& options, HostState&
 
 void ObserveIommu(const HostFs& fs, HostState& host) {
   if (auto units = fs.ListDir(paths::ClassIommu())) host.iommu_units = *units;
+  // Intel VT-d: ECAP bit 3 (IR) says a unit can remap interrupts (VT-d spec §11.4.3,
+  // drivers/iommu/intel/irq_remapping.c); "intremap=off"/"nointremap" turns it off.
+  bool all_ir = !host.iommu_units.empty();
+  for (const auto& u : host.iommu_units) {
+    auto ecap = fs.ReadAttribute(paths::ClassIommu() + "/" + u + "/intel-iommu/ecap");
+    auto value = ecap ? ParseHexAttr(*ecap) : std::nullopt;
+    if (!value) {
+      all_ir = false;
+      host.interrupt_remapping.reset();
+      break;
+    }
+    all_ir = all_ir && (*value & 0x8);
+    host.interrupt_remapping = all_ir;
+  }
+  if (host.interrupt_remapping && (host.cmdline.find("intremap=off") != std::string::npos ||
+                                   host.cmdline.find("nointremap") != std::string::npos))
+    host.interrupt_remapping = false;
+  if (auto unsafe = fs.ReadAttribute(paths::ModuleParam("vfio_iommu_type1", "allow_unsafe_interrupts")))
+    host.allow_unsafe_interrupts = std::string(TrimRight(*unsafe));
   // Group members: the inverse of each device's iommu_group link (devices are in BDF order,
   // so each member list comes out sorted).
   for (const auto& d : host.devices)

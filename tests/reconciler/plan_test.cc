@@ -459,3 +459,30 @@ TEST_CASE_METHOD(HostFixture, "plan: VF counts by module parameter are configure
 }
 
 }  // namespace ptrec
+
+namespace ptrec {
+
+TEST_CASE_METHOD(HostFixture, "plan: without interrupt remapping vfio assignment gets a warning", "[plan]") {
+  // Given an IOMMU that cannot remap interrupts, when a device is hidden on vfio-pci, then a
+  // warning names allow_unsafe_interrupts; with the parameter set (or wanted) there is none.
+  host.interrupt_remapping = false;
+  DesiredState d;
+  d.hide = {Hide("0000:03:00.1")};
+  Plan p = ComputePlan(d, host);
+  REQUIRE(p.findings.size() == 1);
+  CHECK(p.findings[0].severity == Finding::Severity::kWarning);
+  CHECK_THAT(p.findings[0].hint, Catch::Contains("allow_unsafe_interrupts"));
+  host.allow_unsafe_interrupts = "Y";
+  CHECK(ComputePlan(d, host).findings.empty());
+  host.allow_unsafe_interrupts = "N";
+  ModuleConfigSpec m;
+  m.name = "vfio_iommu_type1";
+  m.parameters = {{"allow_unsafe_interrupts", "1"}};
+  d.modules = {m};
+  CHECK(ComputePlan(d, host).findings.empty());
+  host.interrupt_remapping = true;
+  d.modules.clear();
+  CHECK(ComputePlan(d, host).findings.empty());
+}
+
+}  // namespace ptrec
