@@ -195,7 +195,8 @@ struct PciDevice {
 struct NetInterface {
   std::string name;
   std::optional<Bdf> bdf;       ///< nullopt for virtual interfaces (lo, bridges, ...)
-  bool up = false;              ///< operstate "up", or IFF_UP in `flags`
+  bool up = false;              ///< operstate "up", or IFF_UP in `flags`; read only for
+                                ///< interfaces with an address (false otherwise)
   bool has_address = false;     ///< a connected IPv4 route (proc/net/route) or global IPv6 address
   bool default_route = false;   ///< carries a default route (proc/net/route or ipv6_route)
 };

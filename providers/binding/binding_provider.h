@@ -6,7 +6,7 @@
 //              echo BDF > /sys/bus/pci/drivers_probe
 //   give back: echo > .../BDF/driver_override           ("\n" clears; reads back "(null)")
 //              echo BDF > .../BDF/driver/unbind
-//              echo BDF > /sys/bus/pci/drivers/ORIGINAL/bind
+//              echo BDF > /sys/bus/pci/drivers/ORIGINAL/bind   (drivers_probe if that fails)
 //
 // never `new_id`, which makes a driver claim every device with the same vendor:device,
 // including ones the host still needs.

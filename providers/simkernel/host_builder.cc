@@ -16,6 +16,7 @@
 
 #include "providers/host/host_fs.h"
 #include "providers/host/sysfs_paths.h"
+#include "providers/pci/usage.h"
 #include "providers/simkernel/sim_kernel.h"
 #include "providers/simkernel/sim_tree.h"
 
@@ -625,24 +626,17 @@ class Build {
   void NetDir(const std::string& dir, const std::string& name, int ifindex, const std::string& mac,
               const char* flags, const char* operstate, int mtu, int type,
               const std::string& device_dir) {
-    w_.Dir(dir);
-    w_.File(dir + "/address", mac + "\n");
-    w_.File(dir + "/addr_len", "6\n");
-    w_.File(dir + "/broadcast", type == 1 ? "ff:ff:ff:ff:ff:ff\n" : "00:00:00:00:00:00\n");
-    w_.File(dir + "/flags", std::string(flags) + "\n", 0644);
-    w_.File(dir + "/ifindex", std::to_string(ifindex) + "\n");
-    w_.File(dir + "/iflink", std::to_string(ifindex) + "\n");
-    w_.File(dir + "/mtu", std::to_string(mtu) + "\n", 0644);
-    w_.File(dir + "/operstate", std::string(operstate) + "\n");
-    // carrier of a down interface reads EINVAL (net/core/net-sysfs.c carrier_show); a file
-    // cannot fail its read, so it is left out.
-    if (std::string_view(operstate) == "up") w_.File(dir + "/carrier", "1\n", 0644);
-    w_.File(dir + "/type", std::to_string(type) + "\n");
-    w_.File(dir + "/uevent", "INTERFACE=" + name + "\nIFINDEX=" + std::to_string(ifindex) + "\n",
-            0644);
-    w_.Link(dir + "/subsystem", paths::ClassNet());
-    if (!device_dir.empty()) w_.Link(dir + "/device", device_dir);
-    w_.Link(paths::ClassNet() + "/" + name, dir);
+    internal::NetInterfaceAttrs n;
+    n.dir = dir;
+    n.name = name;
+    n.ifindex = ifindex;
+    n.mac = mac;
+    n.flags = flags;
+    n.operstate = operstate;
+    n.mtu = mtu;
+    n.type = type;
+    n.device_dir = device_dir;
+    w_.Check(internal::WriteNetInterface(w_.w, n));
   }
 
   void Network() {
@@ -800,10 +794,12 @@ class Build {
                 static_cast<uint8_t>(mask_host >> 8), static_cast<uint8_t>(mask_host)};
             uint32_t order = (uint32_t{net.bytes[0]} << 24) | (uint32_t{net.bytes[1]} << 16) |
                              (uint32_t{net.bytes[2]} << 8) | net.bytes[3];
-            // RTF_UP
-            rows.push_back(
-                {order, a.prefix,
-                 RouteRow(name, Be32AsHost(net.bytes), 0, 0x0001, Be32AsHost(mask_bytes))});
+            // RTF_UP. net/ipv4/fib_frontend.c fib_add_ifaddr(): no prefix route for a /32
+            // (prefix == addr), only the local-table one that proc/net/route does not show.
+            if (a.prefix < 32)
+              rows.push_back(
+                  {order, a.prefix,
+                   RouteRow(name, Be32AsHost(net.bytes), 0, 0x0001, Be32AsHost(mask_bytes))});
             if (default_here && !v4_default_done) {
               v4_default_done = true;
               uint8_t gw[4];
@@ -842,6 +838,22 @@ class Build {
     w_.File(paths::ProcNetRoute(), route);
     w_.File(paths::ProcNetIpv6Route(), route6);
     w_.File(paths::ProcNetIfInet6(), if6);
+
+    // IPv4 addresses are in no proc or sys file; ptrec's snapshot records them in its own
+    // (pci::kIpv4AddressesFile), and so does the builder. Addresses exist on interfaces that
+    // are down too (only their routes need IFF_UP).
+    std::vector<pci::Ipv4Address> v4;
+    for (const auto& [name, addrs] : spec_.network.addresses) {
+      for (const auto& text : addrs) {
+        Address a = *ParseAddress(text);
+        if (a.family != AF_INET) continue;
+        char ip[INET_ADDRSTRLEN] = {};
+        ::inet_ntop(AF_INET, a.bytes, ip, sizeof ip);
+        v4.push_back({name, ip, a.prefix});
+      }
+    }
+    w_.Dir(std::string(internal::Dirname(pci::kIpv4AddressesFile)));
+    w_.File(pci::kIpv4AddressesFile, pci::FormatIpv4Addresses(v4), 0644);
 
     // proc/self/mountinfo (fs/proc_namespace.c show_mountinfo):
     // "ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS OPTIONAL - FSTYPE SOURCE SUPEROPTS".

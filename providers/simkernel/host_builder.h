@@ -19,7 +19,9 @@
 //   sys/module/NAME/{drivers/pci:DRIVER,parameters/P,initstate,refcnt}
 //   lib/modules/RELEASE/{modules.dep,modules.builtin,modules.alias,modules.builtin.alias}
 //   proc/cmdline, proc/sys/kernel/osrelease, proc/net/{route,ipv6_route,if_inet6},
-//   proc/self/mountinfo, dev/vfio/{vfio,N}, .ptrec-sim.yaml (SimOptions)
+//   proc/self/mountinfo, dev/vfio/{vfio,N}, .ptrec-sim.yaml (SimOptions),
+//   var/lib/ptrec/snapshot/ipv4-addresses (the IPv4 addresses, as `ptrec snapshot` records
+//   them: pci::kIpv4AddressesFile)
 #pragma once
 
 #include <cstdint>
@@ -99,7 +101,9 @@ struct ModuleSpec {
 struct NetworkSpec {
   std::string default_route;  ///< interface carrying the IPv4 (and IPv6) default route; "" none
   std::string gateway;        ///< IPv4 gateway; "" = first host of the interface's subnet
-  /// "eno1" -> {"192.168.1.10/24", "2001:db8::10/64"}. Only interfaces that are up get routes.
+  /// "eno1" -> {"192.168.1.10/24", "2001:db8::10/64"}. Only interfaces that are up get routes,
+  /// and an IPv4 /32 gets no prefix route (fib_add_ifaddr); every IPv4 address, up or down, is
+  /// in pci::kIpv4AddressesFile.
   std::map<std::string, std::vector<std::string>> addresses;
 };
 

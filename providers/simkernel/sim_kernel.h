@@ -26,11 +26,25 @@
 //     (and modules.builtin.alias) match X's modalias, by fnmatch as modprobe does;
 //   - a VF of a PF with sriov_drivers_autoprobe 0 and no override -> ENODEV
 //     (pci_device_can_probe);
+//   - a driver that lets the kernel manage DMA (all but vfio-*, pci-stub, pcieport: their
+//     driver_managed_dma) on a device whose IOMMU group a user owns
+//     (SimOptions::user_owned_iommu_groups) -> EBUSY (pci_dma_configure ->
+//     iommu_device_use_default_domain);
 //   - vfio-pci: EINVAL for a bridge (vfio_pci_core_register_device: hdr_type) or a device without
 //     iommu_group (vfio_group_find_or_alloc, no IOMMU), EBUSY for a PF with VFs enabled;
 //   - an injected fault for D -> that errno;
 //   - success: DIR/driver and drivers/D/BDF links, `enable`, dev/vfio/N for vfio drivers, and the
-//     net/block children the driver had made before it was unbound come back.
+//     net/block children the driver had made before it was unbound come back. A network driver
+//     (class 0x02xxxx, not vfio-*/pci-stub) with nothing to bring back registers a new
+//     interface, down: "ethN" with the lowest free N (the kernel's dev_alloc_name("eth%d"), as
+//     on a host without udev renaming or with net.ifnames=0), or the udev path name
+//     "enpBsS[fF]" when the host's other interfaces have predictable names. A restored "ethN"
+//     takes the lowest free ethN again, so NICs given back in another order swap names as
+//     they do on the real kernel; other names (udev's) are kept.
+//
+// Unbinding a PF with VFs enabled (device_release_driver -> the driver's remove()): the VFs go
+// with it unless the driver leaves SR-IOV enabled (nvme, SimOptions::drivers_leaving_sriov_enabled);
+// then they stay and the kernel warns "driver left SR-IOV enabled after remove".
 // A driver is present only while sys/bus/pci/drivers/D exists: nothing modprobes.
 //
 // Thread-safe: one mutex serialises kernel state; latencies are slept after it is released so
@@ -40,6 +54,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -152,14 +167,21 @@ class SimKernelFs : public HostFs {
   // The methods below run with mu_ held and return 0 or a positive errno.
 
   /// bus_rescan_devices_helper(): nothing when bound; else the override driver alone, or every
-  /// matching loaded driver in turn until one probes; probe failures are swallowed.
-  void Attach(Bdf bdf, const std::string& dir, Ctx& ctx);
-  /// __driver_probe_device() + pci_device_probe() + the driver's probe (file comment): EBUSY
-  /// when bound, ENODEV when not loaded or a VF that may not autoprobe, vfio-pci's refusals,
-  /// injected faults; on success the links, `enable`, dev/vfio/N and restored children.
-  int Probe(Bdf bdf, const std::string& dir, const std::string& driver, Ctx& ctx);
-  /// device_release_driver(): the PF's VFs go first, then the driver's children, the links,
-  /// `enable`, and the VFIO group when it was the group's last vfio device.
+  /// matching loaded driver in turn until one probes. Failures of the drivers' probe() are
+  /// swallowed (really_probe returns them positive and the next driver tries); a failure before
+  /// probe() (the DMA-ownership check) stops the walk and drivers_probe_store answers EINVAL,
+  /// as the e2e bed measured. Returns 0 or EINVAL.
+  int Attach(Bdf bdf, const std::string& dir, Ctx& ctx);
+  /// __driver_probe_device() + really_probe() + pci_device_probe() + the driver's probe (file
+  /// comment): EBUSY when bound, ENODEV when not loaded or a VF that may not autoprobe, EBUSY
+  /// for a user-owned group (then *\a before_probe is set: really_probe failed before calling
+  /// the driver, and logs nothing), vfio-pci's refusals, injected faults; on success the links,
+  /// `enable`, dev/vfio/N and restored or new children.
+  int Probe(Bdf bdf, const std::string& dir, const std::string& driver, Ctx& ctx,
+            bool* before_probe = nullptr);
+  /// device_release_driver(): the PF's VFs go first (unless DriverLeavesSriovEnabled), then
+  /// the driver's children, the links, `enable`, and the VFIO group when it was the group's
+  /// last vfio device.
   void Unbind(Bdf bdf, const std::string& dir, const std::string& driver, Ctx& ctx);
   /// The ids pci_match_one_device() compares, read once from a device's attributes.
   struct DeviceIds {
@@ -186,7 +208,14 @@ class SimKernelFs : public HostFs {
   int IommuGroupOf(const std::string& dir) const;
   std::string ReadAttr(const std::string& path) const;  ///< contents, or "" when unreadable
   bool DriverHasSriovConfigure(const std::string& driver) const;
+  /// The driver's remove() keeps the PF's VFs (nvme; SimOptions::drivers_leaving_sriov_enabled).
+  bool DriverLeavesSriovEnabled(const std::string& driver) const;
   bool IsVfioDriver(const std::string& driver) const;
+  /// struct device_driver.driver_managed_dma: vfio-* (vfio_pci_core), pci-stub, pcieport. Every
+  /// other driver needs the group's default DMA domain.
+  bool DriverManagesDma(const std::string& driver) const;
+  /// A network driver registers a net_device in probe: class 0x02xxxx, not vfio-*/pci-stub.
+  bool IsNetDriverFor(const std::string& dir, const std::string& driver) const;
 
   /// errno of the first firing fault matching \a key_paths (path suffix) or 0.
   int PathFault(const std::vector<std::string>& key_paths);
@@ -196,8 +225,15 @@ class SimKernelFs : public HostFs {
   /// the class links into it and its interfaces' proc/net lines to
   /// <root>/.ptrec-sim/unbound/BDF, as the driver's remove() makes them disappear.
   void StashChildren(Bdf bdf, const std::string& dir, const std::string& driver);
-  /// Puts them back when the same driver probes the device again.
-  void RestoreChildren(Bdf bdf, const std::string& dir, const std::string& driver);
+  /// Puts them back when the same driver probes the device again; "ethN" interfaces take the
+  /// lowest free ethN (see the file comment). Returns false when nothing was stashed for it.
+  bool RestoreChildren(Bdf bdf, const std::string& dir, const std::string& driver);
+  /// register_netdev() of a network driver's probe: a new interface under DIR/net, down.
+  void CreateNetInterface(Bdf bdf, const std::string& dir, const std::string& driver);
+  /// Names in sys/class/net and the highest ifindex, scanned once and then kept up to date by
+  /// CreateNetInterface (boot-time VFs of thousands of PFs stay linear); StashChildren and
+  /// RestoreChildren drop the cache.
+  const std::set<std::string>& NetInterfaceNames();
   void LoadAliases();
   void LoadDynIds();
   void SaveDynIds();
@@ -217,6 +253,10 @@ class SimKernelFs : public HostFs {
   std::vector<Alias> aliases_;  ///< modules.alias then modules.builtin.alias, file order
   bool aliases_loaded_ = false;
   int max_group_ = -2;         ///< highest IOMMU group seen, -2 = not scanned yet (see CreateVfs)
+  bool net_scanned_ = false;   ///< net_names_ and max_ifindex_ are valid
+  std::set<std::string> net_names_;
+  int max_ifindex_ = 1;
+  int next_eth_ = 0;           ///< every ethN below this is taken (valid while net_scanned_)
   std::vector<DynId> dynids_;  ///< persisted in <root>/.ptrec-sim/dynids
   std::vector<Fault> faults_;
   std::vector<WriteRecord> writes_;

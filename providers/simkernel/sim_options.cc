@@ -4,6 +4,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <type_traits>
 #include <utility>
 
 namespace ptrec::sim {
@@ -122,10 +123,22 @@ Result<SimOptions> ParseSimOptionsNode(const YAML::Node& root, const std::string
         if (!value.IsSequence()) return Bad(name, value, key + " must be a list of driver names");
         for (const auto& d : value)
           out.drivers_without_sriov_configure.push_back(d.as<std::string>());
+      } else if (key == "drivers_leaving_sriov_enabled") {
+        if (!value.IsSequence()) return Bad(name, value, key + " must be a list of driver names");
+        for (const auto& d : value)
+          out.drivers_leaving_sriov_enabled.push_back(d.as<std::string>());
+      } else if (key == "user_owned_iommu_groups") {
+        if (!value.IsSequence()) return Bad(name, value, key + " must be a list of group numbers");
+        for (const auto& g : value) {
+          auto n = Int(name, g, "an IOMMU group");
+          if (!n) return std::unexpected(n.error());
+          out.user_owned_iommu_groups.push_back(*n);
+        }
       } else {
-        return Bad(
-            name, kv.first,
-            "unknown key '" + key + "' (faults, latency_ms, drivers_without_sriov_configure)");
+        return Bad(name, kv.first,
+                   "unknown key '" + key +
+                       "' (faults, latency_ms, drivers_without_sriov_configure, "
+                       "drivers_leaving_sriov_enabled, user_owned_iommu_groups)");
       }
     }
   } catch (const YAML::Exception& e) {
@@ -150,12 +163,22 @@ std::string SimOptionsToYaml(const SimOptions& options) {
     out += "latency_ms: {vf_create: " + std::to_string(options.vf_create_latency_ms) +
            ", bind: " + std::to_string(options.bind_latency_ms) + "}\n";
   }
-  out += "drivers_without_sriov_configure: [";
-  for (size_t i = 0; i < options.drivers_without_sriov_configure.size(); ++i) {
-    if (i) out += ", ";
-    out += options.drivers_without_sriov_configure[i];
-  }
-  out += "]\n";
+  auto list = [&](const char* key, const auto& items) {
+    out += std::string(key) + ": [";
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (i) out += ", ";
+      if constexpr (std::is_same_v<std::decay_t<decltype(items[i])>, int>)
+        out += std::to_string(items[i]);
+      else
+        out += items[i];
+    }
+    out += "]\n";
+  };
+  list("drivers_without_sriov_configure", options.drivers_without_sriov_configure);
+  if (!options.drivers_leaving_sriov_enabled.empty())
+    list("drivers_leaving_sriov_enabled", options.drivers_leaving_sriov_enabled);
+  if (!options.user_owned_iommu_groups.empty())
+    list("user_owned_iommu_groups", options.user_owned_iommu_groups);
   return out;
 }
 

@@ -1,5 +1,6 @@
-// Knobs of the simulated kernel that are not part of the host: injected failures, latencies
-// and which drivers lack sriov_configure. They live in an optional <root>/.ptrec-sim.yaml so
+// Knobs of the simulated kernel that are not part of the host: injected failures, latencies,
+// which drivers lack sriov_configure or leave SR-IOV enabled when unbound, and IOMMU groups a
+// user (a running VM) holds. They live in an optional <root>/.ptrec-sim.yaml so
 // that CLI users can rehearse failures with `--simulate`; BuildHost writes that file from
 // HostSpec::sim.
 //
@@ -10,6 +11,8 @@
 //     - {match: state.json, errno: ENOSPC, times: 1}           # ptrec's ledger write, once
 //   latency_ms: {vf_create: 20, bind: 5}
 //   drivers_without_sriov_configure: [e1000e, igbvf, pci-stub]
+//   drivers_leaving_sriov_enabled: [nvme]     # their remove() keeps the VFs
+//   user_owned_iommu_groups: [6]              # a VM holds these through a VFIO container
 #pragma once
 
 #include <string>
@@ -43,6 +46,21 @@ struct SimOptions {
   /// bound to them fails with ENOENT (drivers/pci/iov.c sriov_numvfs_store). A few well-known
   /// ones are always included (SimKernelFs::DriverHasSriovConfigure).
   std::vector<std::string> drivers_without_sriov_configure;
+  /// PF drivers whose remove() does not disable SR-IOV, so unbinding them keeps the VFs (the
+  /// kernel warns "driver left SR-IOV enabled after remove", drivers/pci/iov.c pci_iov_remove).
+  /// Most PF drivers disable SR-IOV there (igb_remove -> igb_disable_sriov, ixgbe_remove, ice,
+  /// i40e, bnx2x, bnxt, vfio-pci); nvme (pci_sriov_configure_simple, nothing in nvme_remove)
+  /// does not, as the e2e test bed measured. A few known ones are always included
+  /// (SimKernelFs::DriverLeavesSriovEnabled).
+  std::vector<std::string> drivers_leaving_sriov_enabled;
+  /// IOMMU groups whose DMA a user owns: a VFIO container (QEMU running a VM) attached the
+  /// group with VFIO_GROUP_SET_CONTAINER, which claims it (drivers/iommu/iommu.c
+  /// iommu_group_claim_dma_owner). Probing a driver that manages DMA through the kernel (every
+  /// driver but vfio-*, pci-stub and pcieport, which set driver_managed_dma) on a device of
+  /// such a group then fails with EBUSY (pci_dma_configure -> iommu_device_use_default_domain),
+  /// so giving a device back to its host driver fails while the VM runs. Sysfs does not show
+  /// the claim, so neither a snapshot nor the builder can know it: set it here.
+  std::vector<int> user_owned_iommu_groups;
 };
 
 /// The options file name under a host root.

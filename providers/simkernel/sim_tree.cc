@@ -346,6 +346,33 @@ void RemoveVfioGroup(TreeWriter& w, int group) {
   (void)w.RemoveTree("sys/devices/virtual/vfio/" + n);
 }
 
+Result<void> WriteNetInterface(TreeWriter& w, const NetInterfaceAttrs& n) {
+  const std::string& d = n.dir;
+  std::string flags = !n.flags.empty() ? n.flags : n.up ? "0x1003" : "0x1002";
+  std::string oper = !n.operstate.empty() ? n.operstate : n.up ? "up" : "down";
+  std::string idx = std::to_string(n.ifindex) + "\n";
+  Result<void> r = w.MakeDirs(d);
+  auto file = [&](const char* attr, std::string_view data, unsigned mode = 0444) {
+    if (r) r = w.WriteFile(d + "/" + attr, data, mode);
+  };
+  file("address", n.mac + "\n");
+  file("addr_len", "6\n");
+  file("broadcast", n.type == 1 ? "ff:ff:ff:ff:ff:ff\n" : "00:00:00:00:00:00\n");
+  file("flags", flags + "\n", 0644);
+  file("ifindex", idx);
+  file("iflink", idx);
+  file("mtu", std::to_string(n.mtu) + "\n", 0644);
+  file("operstate", oper + "\n");
+  if (oper == "up") file("carrier", "1\n", 0644);
+  file("type", std::to_string(n.type) + "\n");
+  file("uevent", "INTERFACE=" + n.name + "\nIFINDEX=" + idx, 0644);
+  if (r) r = w.Link(d + "/subsystem", paths::ClassNet());
+  if (r && !n.device_dir.empty()) r = w.Link(d + "/device", n.device_dir);
+  if (r) r = w.MakeDirs(paths::ClassNet());
+  if (r) r = w.Link(paths::ClassNet() + "/" + n.name, d);
+  return r;
+}
+
 std::string IommuGroupDir(int group) {
   return std::string(Dirname(paths::IommuGroupDevices(group)));
 }

@@ -139,6 +139,25 @@ Result<void> AddVfioGroup(TreeWriter& w, int group);
 /// Removes what AddVfioGroup made (the group's last vfio device was released).
 void RemoveVfioGroup(TreeWriter& w, int group);
 
+/// One network interface as net/core/net-sysfs.c shows it.
+struct NetInterfaceAttrs {
+  std::string dir;         ///< "sys/devices/.../0000:01:00.0/net/eth0" or ".../virtual/net/lo"
+  std::string name;        ///< "eth0"
+  int ifindex = 0;
+  std::string mac;         ///< "52:54:00:e2:e0:01"
+  bool up = false;         ///< flags 0x1003 (IFF_UP|IFF_BROADCAST|IFF_MULTICAST) / 0x1002
+  std::string operstate;   ///< "" = "up" when \a up, else "down"
+  std::string flags;       ///< "" = from \a up; "0x9" for lo
+  int mtu = 1500;
+  int type = 1;            ///< ARPHRD_ETHER = 1, ARPHRD_LOOPBACK = 772
+  std::string device_dir;  ///< the PCI function; "" for virtual interfaces
+};
+
+/// Writes \a n.dir with address, addr_len, broadcast, flags, ifindex, iflink, mtu, operstate,
+/// carrier (only when up: carrier_show gives EINVAL on a down interface and a file cannot fail
+/// its read), type, uevent, the `subsystem` and `device` links, and sys/class/net/NAME.
+Result<void> WriteNetInterface(TreeWriter& w, const NetInterfaceAttrs& n);
+
 /// Canonical directory of IOMMU group \a group ("sys/kernel/iommu_groups/N").
 std::string IommuGroupDir(int group);
 

@@ -6,6 +6,7 @@
 
 #include "providers/host/sysfs_paths.h"
 #include "providers/pci/discovery.h"
+#include "providers/pci/usage.h"
 
 namespace ptrec::snapshot {
 namespace {
@@ -108,7 +109,11 @@ void CopyIommu(const HostFs& src, Copier& c) {
     for (const auto& u : *units) {
       std::string rel = paths::ClassIommu() + "/" + u;
       std::string target = c.CopyLink(rel);
-      if (!target.empty()) c.Dir(Copier::LinkDir(rel, target));
+      if (target.empty()) continue;
+      std::string dir = Copier::LinkDir(rel, target);
+      c.Dir(dir);
+      // VT-d capability registers: ECAP bit 3 says whether the unit remaps interrupts.
+      for (const char* reg : {"intel-iommu/cap", "intel-iommu/ecap"}) c.CopyIfPresent(dir + "/" + reg);
     }
   }
 }
@@ -187,6 +192,11 @@ Result<SnapshotStats> TakeSnapshot(const HostFs& source, const std::string& out_
     return Fail(Code::kRefused, out_dir + " exists and is not empty: give a new directory");
   if (!source.ListDir(paths::PciDevices()))
     return Fail(Code::kNotFound, source.root() + " has no " + paths::PciDevices());
+  // Before anything is written: a failed netlink dump leaves no half-made snapshot.
+  auto ipv4 = pci::ReadIpv4Addresses(source);
+  if (!ipv4)
+    return Fail(ipv4.error().code, "snapshot: IPv4 addresses: " + ipv4.error().message, "",
+                ipv4.error().sys_errno);
   fs::create_directories(out, ec);
   if (ec) return Fail(Code::kIo, "mkdir " + out_dir + ": " + ec.message());
 
@@ -202,6 +212,8 @@ Result<SnapshotStats> TakeSnapshot(const HostFs& source, const std::string& out_
                                paths::ProcNetIpv6Route(), paths::ProcNetIfInet6(), paths::ProcMountinfo(),
                                paths::LedgerFile()})
     c.CopyIfPresent(f);
+  if (auto ok = c.File(pci::kIpv4AddressesFile, pci::FormatIpv4Addresses(*ipv4)); !ok)
+    return std::unexpected(ok.error());
   if (auto vfio = source.ListDir("dev/vfio"))
     for (const auto& v : *vfio) (void)c.File("dev/vfio/" + v, "");
   return c.stats();

@@ -2,12 +2,20 @@
 // sandbox builder into a temp dir (RealHostFs, read-only).
 #include <catch2/catch.hpp>
 
+#include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+
 #include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "providers/host/host_fs.h"
 #include "providers/pci/discovery.h"
 #include "providers/pci/usage.h"
 #include "providers/simkernel/host_builder.h"
+#include "providers/snapshot/snapshot.h"
 #include "tests/support/temp_dir.h"
 
 namespace ptrec {
@@ -213,6 +221,209 @@ TEST_CASE("discovery: RealHostFs refuses paths that leave the root", "[discovery
   CHECK(fs.ReadFile("/etc/passwd").error().code == Code::kRefused);
   CHECK(fs.ReadFile("sys/../../etc/passwd").error().code == Code::kRefused);
   CHECK(fs.WriteAttribute("../x", "1").error().code == Code::kRefused);
+}
+
+}  // namespace ptrec
+
+namespace ptrec {
+namespace {
+
+// One netlink message: header of \a type, then \a body, padded to NLMSG_ALIGNTO.
+std::string NlMsg(uint16_t type, const std::string& body) {
+  nlmsghdr nh{};
+  nh.nlmsg_len = static_cast<uint32_t>(NLMSG_LENGTH(body.size()));
+  nh.nlmsg_type = type;
+  nh.nlmsg_flags = NLM_F_MULTI;
+  std::string out(reinterpret_cast<const char*>(&nh), sizeof nh);
+  out += body;
+  out.resize(NLMSG_ALIGN(out.size()), '\0');
+  return out;
+}
+
+// One rtattr of \a type carrying \a payload, padded to RTA_ALIGNTO.
+std::string Rta(uint16_t type, const std::string& payload) {
+  rtattr rta{};
+  rta.rta_len = static_cast<uint16_t>(RTA_LENGTH(payload.size()));
+  rta.rta_type = type;
+  std::string out(reinterpret_cast<const char*>(&rta), sizeof rta);
+  out += payload;
+  out.resize(RTA_ALIGN(out.size()), '\0');
+  return out;
+}
+
+std::string V4(const char* text) {
+  in_addr a{};
+  inet_pton(AF_INET, text, &a);
+  return std::string(reinterpret_cast<const char*>(&a), 4);
+}
+
+// An RTM_NEWADDR body: struct ifaddrmsg + attributes.
+std::string IfAddr(uint8_t family, uint8_t prefix, uint32_t index, const std::string& attrs) {
+  ifaddrmsg ifa{};
+  ifa.ifa_family = family;
+  ifa.ifa_prefixlen = prefix;
+  ifa.ifa_index = index;
+  std::string out(reinterpret_cast<const char*>(&ifa), sizeof ifa);
+  out.resize(NLMSG_ALIGN(out.size()), '\0');
+  return out + attrs;
+}
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// dual-82576 with enp3s0f0 up and only 192.0.2.1/32 on it (no route of its own).
+sim::HostSpec Dual82576With32() {
+  auto spec = sim::LoadHostSpec(std::string(PTREC_SOURCE_DIR) + "/examples/hosts/dual-82576.yaml");
+  REQUIRE(spec.has_value());
+  for (auto& d : spec->devices)
+    if (d.net_interface == "enp3s0f0") d.net_up = true;
+  spec->network.addresses["enp3s0f0"] = {"192.0.2.1/32"};
+  return *spec;
+}
+
+bool HasUsage(const HostState& host, const char* bdf, const std::string& what) {
+  return std::any_of(host.usages.begin(), host.usages.end(), [&](const DeviceUsage& u) {
+    return u.bdf == B(bdf) && u.what.find(what) != std::string::npos;
+  });
+}
+
+}  // namespace
+
+TEST_CASE("discovery: ipv4-addresses lines parse and format back", "[discovery]") {
+  // Given ptrec's record of IPv4 addresses with a comment, a blank line and malformed lines,
+  // then only "IFNAME A.B.C.D/N" lines count, and formatting them gives the same lines back.
+  auto parsed = pci::ParseIpv4Addresses(
+      "# ptrec\n"
+      "lo 127.0.0.1/8\n"
+      "eth0 192.0.2.1/32\n"
+      "\n"
+      "eth1 192.0.2.300/24\n"  // not an address
+      "eth1 192.0.2.3/33\n"    // prefix out of range
+      "eth1 192.0.2.3\n"       // no prefix
+      "eth1 10.1.2.3/24 extra\n"
+      "eth2 10.0.0.5/24");     // no final newline
+  REQUIRE(parsed.size() == 3);
+  CHECK(parsed[0] == pci::Ipv4Address{"lo", "127.0.0.1", 8});
+  CHECK(parsed[1] == pci::Ipv4Address{"eth0", "192.0.2.1", 32});
+  CHECK(parsed[2] == pci::Ipv4Address{"eth2", "10.0.0.5", 24});
+  CHECK(pci::FormatIpv4Addresses(parsed) == "lo 127.0.0.1/8\neth0 192.0.2.1/32\neth2 10.0.0.5/24\n");
+  CHECK(pci::ParseIpv4Addresses(pci::FormatIpv4Addresses(parsed)) == parsed);
+  CHECK(pci::ParseIpv4Addresses("").empty());
+}
+
+TEST_CASE("discovery: an RTM_GETADDR dump parses into IPv4 addresses", "[discovery]") {
+  // Given one recv() of a dump: eth0's /32 (IFA_ADDRESS and IFA_LOCAL), an IPv6 address (not
+  // ours), a point-to-point address whose IFA_ADDRESS is the peer, an address of an index the
+  // resolver does not know (label "eth9:1"), then NLMSG_DONE: the IPv4 ones come out with
+  // IFA_LOCAL and the interface names, and the dump is complete.
+  std::string buf =
+      NlMsg(RTM_NEWADDR, IfAddr(AF_INET, 32, 2,
+                                Rta(IFA_ADDRESS, V4("192.0.2.1")) + Rta(IFA_LOCAL, V4("192.0.2.1")) +
+                                    Rta(IFA_LABEL, std::string("eth0\0", 5)))) +
+      NlMsg(RTM_NEWADDR, IfAddr(AF_INET6, 64, 2, Rta(IFA_ADDRESS, std::string(16, '\x20')))) +
+      NlMsg(RTM_NEWADDR, IfAddr(AF_INET, 32, 3,
+                                Rta(IFA_ADDRESS, V4("10.9.9.9")) + Rta(IFA_LOCAL, V4("10.0.0.1")))) +
+      NlMsg(RTM_NEWADDR, IfAddr(AF_INET, 24, 77,
+                                Rta(IFA_ADDRESS, V4("198.51.100.7")) +
+                                    Rta(IFA_LABEL, std::string("eth9:1\0", 7)))) +
+      NlMsg(NLMSG_DONE, std::string(4, '\0'));
+  auto names = [](unsigned index) -> std::string {
+    return index == 2 ? "eth0" : index == 3 ? "ppp0" : "";
+  };
+  auto batch = pci::ParseNetlinkAddrs(buf, names);
+  CHECK(batch.done);
+  CHECK(batch.error == 0);
+  CHECK(batch.addresses == std::vector<pci::Ipv4Address>{{"eth0", "192.0.2.1", 32},
+                                                         {"ppp0", "10.0.0.1", 32},
+                                                         {"eth9", "198.51.100.7", 24}});
+  SECTION("a dump split over several recv() calls is not done until NLMSG_DONE") {
+    auto first = pci::ParseNetlinkAddrs(buf.substr(0, buf.size() - NLMSG_ALIGN(NLMSG_LENGTH(4))), names);
+    CHECK_FALSE(first.done);
+    CHECK(first.addresses.size() == 3);
+  }
+  SECTION("a truncated message ends the parse") {
+    auto cut = pci::ParseNetlinkAddrs(buf.substr(0, 20), names);
+    CHECK(cut.addresses.empty());
+    CHECK_FALSE(cut.done);
+  }
+  SECTION("NLMSG_ERROR carries the errno") {
+    nlmsgerr err{};
+    err.error = -EPERM;
+    auto failed = pci::ParseNetlinkAddrs(
+        NlMsg(NLMSG_ERROR, std::string(reinterpret_cast<const char*>(&err), sizeof err)), names);
+    CHECK(failed.done);
+    CHECK(failed.error == EPERM);
+  }
+}
+
+TEST_CASE("discovery: the live host's IPv4 addresses come from netlink", "[discovery]") {
+  // Given this machine's root (a live sysfs), then ReadIpv4Addresses answers from an
+  // RTM_GETADDR dump (read-only) and never from the file; lo's 127.0.0.1/8 is in it when lo has
+  // its address (every usual network namespace).
+  if (!IsLiveSysfs("/")) return;  // a build sandbox without sysfs: nothing to ask
+  RealHostFs fs("/");
+  auto v4 = pci::ReadIpv4Addresses(fs);
+  INFO((v4 ? "" : v4.error().message));
+  REQUIRE(v4.has_value());
+  for (const auto& a : *v4) {
+    CHECK_FALSE(a.iface.empty());
+    if (a.iface == "lo" && a.address == "127.0.0.1") CHECK(a.prefix == 8);
+  }
+}
+
+TEST_CASE("discovery: an interface up with only a /32 is up with an address", "[discovery]") {
+  // Given dual-82576 with enp3s0f0 up and only 192.0.2.1/32 (the builder writes no
+  // proc/net/route row for a /32, as fib_add_ifaddr does not), then the address file names it
+  // and discovery reports 03:00.0 as "up with an address".
+  auto spec = Dual82576With32();
+  testing::ScopedTempDir tmp("v4");
+  std::string root = tmp.Sub("root");
+  REQUIRE(sim::BuildHost(spec, root).has_value());
+  RealHostFs fs(root);
+  CHECK(fs.ReadFile("proc/net/route")->find("enp3s0f0") == std::string::npos);
+  CHECK(*fs.ReadFile(pci::kIpv4AddressesFile) ==
+        "eno1 192.168.1.10/24\nenp3s0f0 192.0.2.1/32\nenp3s0f1 10.0.1.5/24\n");
+  auto host = pci::DiscoverHost(fs);
+  REQUIRE(host.has_value());
+  CHECK(HasUsage(*host, "0000:03:00.0", "interface enp3s0f0 is up with an address"));
+  SECTION("without the file only routes count") {
+    REQUIRE(std::remove((root + "/" + pci::kIpv4AddressesFile).c_str()) == 0);
+    auto without = pci::DiscoverHost(fs);
+    REQUIRE(without.has_value());
+    CHECK_FALSE(HasUsage(*without, "0000:03:00.0", ""));
+    CHECK(HasUsage(*without, "0000:03:00.1", "interface enp3s0f1 is up with an address"));
+  }
+}
+
+TEST_CASE("discovery: a snapshot carries the IPv4 addresses and plans like its host",
+          "[discovery]") {
+  // Given the /32 host, when it is snapshotted (and the snapshot snapshotted again), then each
+  // snapshot holds the same ipv4-addresses file and discovery on it reports the same usages.
+  auto spec = Dual82576With32();
+  testing::ScopedTempDir tmp("v4snap");
+  std::string root = tmp.Sub("root");
+  REQUIRE(sim::BuildHost(spec, root).has_value());
+  RealHostFs host_fs(root);
+  auto original = pci::DiscoverHost(host_fs);
+  REQUIRE(original.has_value());
+  std::string snap = tmp.Sub("snap"), snap2 = tmp.Sub("snap2");
+  REQUIRE(snapshot::TakeSnapshot(host_fs, snap).has_value());
+  RealHostFs snap_fs(snap);
+  REQUIRE(snapshot::TakeSnapshot(snap_fs, snap2).has_value());
+  const std::string want = ReadText(root + "/" + pci::kIpv4AddressesFile);
+  for (const std::string& s : {snap, snap2}) {
+    INFO(s);
+    CHECK(ReadText(s + "/" + pci::kIpv4AddressesFile) == want);
+    RealHostFs fs(s);
+    auto found = pci::DiscoverHost(fs);
+    REQUIRE(found.has_value());
+    CHECK(HasUsage(*found, "0000:03:00.0", "interface enp3s0f0 is up with an address"));
+    CHECK(found->usages.size() == original->usages.size());
+  }
 }
 
 }  // namespace ptrec
