@@ -18,14 +18,8 @@ std::string Args(const std::vector<KernelArg>& args) { return args.empty() ? "(n
 
 // The "options" line of a BLS entry (The Boot Loader Specification, type #1).
 std::vector<KernelArg> BlsOptions(std::string_view text) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (std::string_view line : SplitLines(text))
     if (line.starts_with("options ") || line.starts_with("options\t")) return ParseCmdline(line.substr(8));
-  }
   return {};
 }
 

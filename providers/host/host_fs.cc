@@ -48,6 +48,18 @@ std::string_view TrimRight(std::string_view s) {
   return s;
 }
 
+std::vector<std::string_view> SplitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t eol = text.find('\n', pos);
+    if (eol == std::string_view::npos) eol = text.size();
+    lines.push_back(text.substr(pos, eol - pos));
+    pos = eol + 1;
+  }
+  return lines;
+}
+
 RealHostFs::RealHostFs(std::string root) : root_(std::move(root)) {
   prefix_ = root_;
   while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();

@@ -105,4 +105,8 @@ bool IsLiveSysfs(const std::string& root);
 /// Trims trailing whitespace/newlines: sysfs attributes end in "\n".
 std::string_view TrimRight(std::string_view s);
 
+/// The lines of \a text without their "\n" (a final line without one counts; no empty line
+/// after a final "\n"). Views into \a text. For procfs tables, modules.dep and config files.
+std::vector<std::string_view> SplitLines(std::string_view text);
+
 }  // namespace ptrec

@@ -48,12 +48,7 @@ std::optional<Bdf> ParentFromDir(std::string_view dir) {
 // to \a out when they are in \a wanted.
 void CollectModules(std::string_view text, const std::set<std::string>& wanted,
                     std::set<std::string>& out) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    std::string_view line = text.substr(pos, eol - pos);
-    pos = eol + 1;
+  for (std::string_view line : SplitLines(text)) {
     std::string name = ModuleName(ModuleFileName(line));
     if (wanted.count(name)) out.insert(name);
   }

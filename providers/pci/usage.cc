@@ -33,17 +33,6 @@ std::vector<std::string_view> Fields(std::string_view line) {
   return out;
 }
 
-template <class F>
-void ForEachLine(std::string_view text, F&& f) {
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t eol = text.find('\n', pos);
-    if (eol == std::string_view::npos) eol = text.size();
-    f(text.substr(pos, eol - pos));
-    pos = eol + 1;
-  }
-}
-
 std::optional<uint32_t> Hex32(std::string_view s) {
   uint32_t v = 0;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v, 16);
@@ -79,62 +68,62 @@ std::string Trimmed(const HostFs& fs, const std::string& path) {
 std::vector<Ipv4Route> ParseProcNetRoute(std::string_view text) {
   std::vector<Ipv4Route> routes;
   bool header = true;
-  ForEachLine(text, [&](std::string_view line) {
+  for (std::string_view line : SplitLines(text)) {
     if (header) {
       header = false;
-      return;
+      continue;
     }
     auto f = Fields(line);
-    if (f.size() < 8) return;
+    if (f.size() < 8) continue;
     auto dest = Hex32(f[1]);
     auto mask = Hex32(f[7]);
-    if (!dest || !mask) return;
+    if (!dest || !mask) continue;
     routes.push_back({std::string(f[0]), *dest, *mask});
-  });
+  }
   return routes;
 }
 
 std::vector<std::string> ParseIpv6DefaultRoutes(std::string_view text) {
   constexpr uint32_t kRtfReject = 0x0200;
   std::vector<std::string> out;
-  ForEachLine(text, [&](std::string_view line) {
+  for (std::string_view line : SplitLines(text)) {
     auto f = Fields(line);
-    if (f.size() < 10) return;
-    if (f[0] != std::string_view("00000000000000000000000000000000") || f[1] != "00") return;
+    if (f.size() < 10) continue;
+    if (f[0] != std::string_view("00000000000000000000000000000000") || f[1] != "00") continue;
     auto flags = Hex32(f[8]);
-    if (!flags || (*flags & kRtfReject) || f[9] == "lo") return;
+    if (!flags || (*flags & kRtfReject) || f[9] == "lo") continue;
     out.emplace_back(f[9]);
-  });
+  }
   return out;
 }
 
 std::vector<std::string> ParseIfInet6Global(std::string_view text) {
   std::vector<std::string> out;
-  ForEachLine(text, [&](std::string_view line) {
+  for (std::string_view line : SplitLines(text)) {
     auto f = Fields(line);
-    if (f.size() < 6 || f[3] != "00") return;
+    if (f.size() < 6 || f[3] != "00") continue;
     out.emplace_back(f[5]);
-  });
+  }
   return out;
 }
 
 std::vector<MountEntry> ParseMountinfo(std::string_view text) {
   std::vector<MountEntry> out;
-  ForEachLine(text, [&](std::string_view line) {
+  for (std::string_view line : SplitLines(text)) {
     auto f = Fields(line);
-    if (f.size() < 5) return;
+    if (f.size() < 5) continue;
     out.push_back({std::string(f[2]), Unescape(f[4])});
-  });
+  }
   return out;
 }
 
 std::vector<Ipv4Address> ParseIpv4Addresses(std::string_view text) {
   std::vector<Ipv4Address> out;
-  ForEachLine(text, [&](std::string_view line) {
+  for (std::string_view line : SplitLines(text)) {
     auto f = Fields(line);
-    if (f.size() != 2 || f[0].starts_with('#')) return;
+    if (f.size() != 2 || f[0].starts_with('#')) continue;
     size_t slash = f[1].find('/');
-    if (slash == std::string_view::npos) return;
+    if (slash == std::string_view::npos) continue;
     std::string addr(f[1].substr(0, slash));
     std::string_view plen = f[1].substr(slash + 1);
     int prefix = -1;
@@ -142,9 +131,9 @@ std::vector<Ipv4Address> ParseIpv4Addresses(std::string_view text) {
     in_addr parsed{};
     if (ec != std::errc() || end != plen.data() + plen.size() || prefix < 0 || prefix > 32 ||
         ::inet_pton(AF_INET, addr.c_str(), &parsed) != 1)
-      return;
+      continue;
     out.push_back({std::string(f[0]), std::move(addr), prefix});
-  });
+  }
   return out;
 }
 

@@ -860,12 +860,7 @@ Result<void> SimKernelFs::LoadModule(const std::string& module) {
     // lines are the path alone. Module names compare with '-' read as '_' (kmod does the same).
     auto find = [&](const char* file) -> std::string {
       std::string text = ReadAttr(paths::LibModulesFile(release, file));
-      size_t start = 0;
-      while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) end = text.size();
-        std::string line = text.substr(start, end - start);
-        start = end + 1;
+      for (std::string_view line : SplitLines(text)) {
         std::string_view base = ModuleFileName(line);
         if (ModuleName(base) == module) return std::string(base);
       }
