@@ -60,6 +60,22 @@ std::vector<std::string_view> SplitLines(std::string_view text) {
   return lines;
 }
 
+std::optional<bool> KernelStrToBool(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  switch (s[0]) {
+    case 'y': case 'Y': case 't': case 'T': case '1':
+      return true;
+    case 'n': case 'N': case 'f': case 'F': case '0':
+      return false;
+    case 'o': case 'O':
+      if (s.size() > 1 && (s[1] == 'n' || s[1] == 'N')) return true;
+      if (s.size() > 1 && (s[1] == 'f' || s[1] == 'F')) return false;
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
 RealHostFs::RealHostFs(std::string root) : root_(std::move(root)) {
   prefix_ = root_;
   while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();

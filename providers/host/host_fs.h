@@ -9,6 +9,7 @@
 //  - tests' fakes.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -108,5 +109,9 @@ std::string_view TrimRight(std::string_view s);
 /// The lines of \a text without their "\n" (a final line without one counts; no empty line
 /// after a final "\n"). Views into \a text. For procfs tables, modules.dep and config files.
 std::vector<std::string_view> SplitLines(std::string_view text);
+
+/// A boolean as the kernel's kstrtobool reads it (lib/kstrtox.c, 6.1): the first character
+/// decides (y Y t T 1 true; n N f F 0 false), "on"/"off" need the second; nullopt otherwise.
+std::optional<bool> KernelStrToBool(std::string_view s);
 
 }  // namespace ptrec

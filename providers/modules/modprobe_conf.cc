@@ -1,5 +1,7 @@
 #include "providers/modules/modprobe_conf.h"
 
+#include "providers/host/host_fs.h"
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -63,32 +65,6 @@ void AddOptionsLine(ModprobeFacts& facts, const std::string& module, std::string
   }
 }
 
-// kstrtobool (lib/kstrtox.c): the first character decides, "on"/"off" need the second.
-std::optional<bool> KernelBool(std::string_view s) {
-  if (s.empty()) return std::nullopt;
-  switch (s[0]) {
-    case 'y':
-    case 'Y':
-    case 't':
-    case 'T':
-    case '1':
-      return true;
-    case 'n':
-    case 'N':
-    case 'f':
-    case 'F':
-    case '0':
-      return false;
-    case 'o':
-    case 'O':
-      if (s.size() > 1 && (s[1] == 'n' || s[1] == 'N')) return true;
-      if (s.size() > 1 && (s[1] == 'f' || s[1] == 'F')) return false;
-      return std::nullopt;
-    default:
-      return std::nullopt;
-  }
-}
-
 // An integer as kstrtoll(s, 0) reads it: optional sign, then 0x hex, 0 octal or decimal.
 std::optional<long long> KernelInt(std::string_view s) {
   bool negative = false;
@@ -115,7 +91,7 @@ std::optional<long long> KernelInt(std::string_view s) {
 
 bool SameParameterValue(std::string_view configured, std::string_view running) {
   if (configured == running) return true;
-  if (running == "Y" || running == "N") return KernelBool(configured) == (running == "Y");
+  if (running == "Y" || running == "N") return KernelStrToBool(configured) == (running == "Y");
   auto a = KernelInt(configured);
   auto b = KernelInt(running);
   return a && b && *a == *b;

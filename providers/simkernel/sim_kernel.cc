@@ -111,39 +111,12 @@ int KstrToU16(std::string_view s, uint16_t* out) {
   return 0;
 }
 
-// lib/kstrtox.c kstrtobool (6.1): only the first one or two characters count.
+// lib/kstrtox.c kstrtobool, as an errno for the write.
 int KstrToBool(std::string_view s, bool* out) {
-  s = AsCString(s);
-  if (s.empty()) return -EINVAL;
-  switch (s[0]) {
-    case 'y':
-    case 'Y':
-    case 't':
-    case 'T':
-    case '1':
-      *out = true;
-      return 0;
-    case 'n':
-    case 'N':
-    case 'f':
-    case 'F':
-    case '0':
-      *out = false;
-      return 0;
-    case 'o':
-    case 'O':
-      if (s.size() > 1 && (s[1] == 'n' || s[1] == 'N')) {
-        *out = true;
-        return 0;
-      }
-      if (s.size() > 1 && (s[1] == 'f' || s[1] == 'F')) {
-        *out = false;
-        return 0;
-      }
-      return -EINVAL;
-    default:
-      return -EINVAL;
-  }
+  auto value = KernelStrToBool(AsCString(s));
+  if (!value) return -EINVAL;
+  *out = *value;
+  return 0;
 }
 
 // sscanf(buf, "%x %x ...") as pci-driver.c new_id_store/remove_id_store use it: fields parsed
