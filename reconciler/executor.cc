@@ -32,7 +32,7 @@ struct RunState {
 }  // namespace
 
 std::string ChainKey(const Action& a, const Plan& /*plan*/) {
-  if (a.kind == ActionKind::kLoadModule) return "module";
+  if (a.kind == ActionKind::kLoadModule || a.kind == ActionKind::kReloadModule) return "module";
   if (a.vf) return a.vf->pf.str();
   return a.device.str();
 }

@@ -17,7 +17,8 @@ json Summary(const Plan& plan) {
 }
 
 std::optional<ActionKind> KindFromName(const std::string& s) {
-  for (auto k : {ActionKind::kEditBootloader, ActionKind::kWriteFile, ActionKind::kLoadModule, ActionKind::kSetNumVfs,
+  for (auto k : {ActionKind::kEditBootloader, ActionKind::kWriteFile, ActionKind::kLoadModule,
+                 ActionKind::kReloadModule, ActionKind::kSetNumVfs,
                  ActionKind::kBind, ActionKind::kRelease})
     if (s == ActionKindName(k)) return k;
   return std::nullopt;
@@ -118,6 +119,10 @@ json ActionToJson(const Action& a) {
       break;
     case ActionKind::kLoadModule:
       j["module"] = a.module;
+      break;
+    case ActionKind::kReloadModule:
+      j["module"] = a.module;
+      j["commands"] = a.argvs;
       break;
     case ActionKind::kEditBootloader:
     case ActionKind::kWriteFile:

@@ -67,7 +67,8 @@ struct Fnv {
 
 std::string HostState::Fingerprint() const {
   // Only facts a plan depends on: device identity and binding, SR-IOV counts, groups, IOMMU,
-  // usage (safety checks) and ptrec's ledger. Cmdline is included for the kernel-args work.
+  // usage (safety checks), ptrec's ledger, the running parameters of the modules the desired
+  // state configures, and the cmdline and bootloader text for the kernel-args work.
   Fnv f;
   for (const auto& d : devices) {
     f.Add(d.bdf.str());
@@ -86,6 +87,8 @@ std::string HostState::Fingerprint() const {
   f.Add(boot.text);
   for (const auto& [path, text] : owned_files) f.Add(path + "\n" + text);
   for (const auto& d : loaded_drivers) f.Add(d);
+  for (const auto& [module, params] : module_params)
+    for (const auto& [param, value] : params) f.Add(module + "." + param + "=" + value);
   for (const auto& u : usages) f.Add(u.bdf.str() + u.what);
   for (const auto& b : ledger.bindings) f.Add(b.bdf.str() + b.driver + b.original_driver + b.original_override);
   for (const auto& v : ledger.vf_counts) f.Add(v.pf.str() + std::to_string(v.num_vfs) + "/" + std::to_string(v.original_num_vfs));
@@ -98,6 +101,8 @@ char Action::symbol() const {
   switch (kind) {
     case ActionKind::kLoadModule:
       return '+';
+    case ActionKind::kReloadModule:
+      return '~';
     case ActionKind::kEditBootloader:
       return '~';
     case ActionKind::kWriteFile:
@@ -115,7 +120,7 @@ char Action::symbol() const {
 }
 
 std::string Action::subject() const {
-  if (kind == ActionKind::kLoadModule) return "module " + module;
+  if (kind == ActionKind::kLoadModule || kind == ActionKind::kReloadModule) return "module " + module;
   if (kind == ActionKind::kEditBootloader) return "kernel command line (" + path + ")";
   if (kind == ActionKind::kWriteFile) return path;
   if (vf) {
@@ -155,6 +160,7 @@ const char* ActionKindName(ActionKind kind) {
     case ActionKind::kEditBootloader: return "edit_bootloader";
     case ActionKind::kWriteFile: return "write_file";
     case ActionKind::kLoadModule: return "load_module";
+    case ActionKind::kReloadModule: return "reload_module";
     case ActionKind::kSetNumVfs: return "set_num_vfs";
     case ActionKind::kBind: return "bind";
     case ActionKind::kRelease: return "release";

@@ -238,7 +238,8 @@ struct BootConfig {
   std::string file;                 ///< the file ptrec edits, relative to the root
   std::string text;                 ///< its contents as read
   std::vector<KernelArg> configured;  ///< arguments it gives the next boot
-  std::vector<std::string> regenerate;  ///< argv run after an edit ("update-grub"); may be empty
+  /// argvs run after an edit, in order ({"update-grub"}; `kernel-install add` per kernel); may be empty
+  std::vector<std::vector<std::string>> regenerate;
   std::string problem;              ///< why it cannot be edited safely; "" when it can
   std::string seed;                 ///< kKernelInstall without the file: what a new one starts from
 };
@@ -292,6 +293,7 @@ enum class ActionKind {
   kEditBootloader,  ///< edit the bootloader config so the next boot gets the kernel arguments
   kWriteFile,   ///< write (or remove) a file ptrec owns, then run its follow-up commands
   kLoadModule,  ///< modprobe a driver's module (only on the real root)
+  kReloadModule,  ///< `modprobe -r` + `modprobe` with new parameters (argvs); disrupts its devices
   kSetNumVfs,   ///< write sriov_numvfs (through 0 when both counts are non-zero)
   kBind,        ///< driver_override + unbind + drivers_probe: move a device to `driver`
   kRelease,     ///< give a device back: restore driver_override and the original driver
@@ -329,7 +331,7 @@ struct Action {
   int num_vfs = 0;             ///< kSetNumVfs: target count
   int from_num_vfs = 0;        ///< kSetNumVfs: count when planned
   bool autoprobe_off = false;  ///< kSetNumVfs: create VFs with sriov_drivers_autoprobe=0
-  std::string module;          ///< kLoadModule
+  std::string module;          ///< kLoadModule, kReloadModule
   std::string path;            ///< kEditBootloader, kWriteFile: file relative to the root
   std::string content;         ///< kEditBootloader, kWriteFile: new contents
   std::string expected;        ///< kEditBootloader: the contents the plan was made from; apply

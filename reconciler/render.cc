@@ -28,6 +28,7 @@ std::string Dash(const std::string& s) { return s.empty() ? "-" : s; }
 std::string WhatChanges(const Action& a) {
   switch (a.kind) {
     case ActionKind::kLoadModule: return "load module " + a.module;
+    case ActionKind::kReloadModule: return "reload module " + a.module + ": " + a.before + "  →  " + a.after;
     case ActionKind::kEditBootloader: return "next boot: " + a.before + "  →  " + a.after;
     case ActionKind::kWriteFile: return a.remove ? "remove (no longer needed)" : a.before + " → " + a.after;
     case ActionKind::kSetNumVfs: {

@@ -13,6 +13,47 @@ Error Context(Error e, const std::string& what) {
   return e;
 }
 
+// Why a host driver's probe fails on a device whose IOMMU group a VFIO user holds: the
+// processes with /dev/vfio/GROUP open, found through proc/PID/fd/* links, as
+// "1234 (qemu-system-x86)". Empty when the group is not held, or proc shows no fds (sandbox).
+// Kernel: really_probe -> pci_dma_configure -> iommu_device_use_default_domain gives -EBUSY
+// while the group's DMA is owned by a VFIO container; drivers_probe_store turns it into -EINVAL.
+std::vector<std::string> VfioGroupHolders(const HostFs& fs, Bdf bdf) {
+  std::vector<std::string> holders;
+  auto group = fs.ReadLink(paths::PciDeviceAttr(bdf, "iommu_group"));
+  if (!group) return holders;
+  const std::string node = "/dev/vfio/" + std::string(paths::Basename(*group));
+  auto pids = fs.ListDir("proc");
+  if (!pids) return holders;
+  for (const auto& pid : *pids) {
+    if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto fds = fs.ListDir("proc/" + pid + "/fd");
+    if (!fds) continue;
+    for (const auto& fd : *fds) {
+      auto target = fs.ReadLink("proc/" + pid + "/fd/" + fd);
+      if (!target || *target != node) continue;
+      std::string comm(TrimRight(fs.ReadFile("proc/" + pid + "/comm").value_or("?")));
+      holders.push_back(pid + " (" + comm + ")");
+      break;
+    }
+  }
+  return holders;
+}
+
+// Appends the holders of the device's IOMMU group to a failed host-driver probe's message.
+Error ExplainHeldGroup(const HostFs& fs, Bdf bdf, const std::string& driver, Error e) {
+  auto holders = VfioGroupHolders(fs, bdf);
+  if (holders.empty()) return e;
+  std::string list;
+  for (const auto& h : holders) list += (list.empty() ? "" : ", ") + h;
+  auto link = fs.ReadLink(paths::PciDeviceAttr(bdf, "iommu_group"));
+  const std::string group(paths::Basename(link.value_or("?")));
+  e.message += "; IOMMU group " + group + " is held through /dev/vfio/" + group + " by " + list +
+               " (a VM or other VFIO user owns the group's DMA, so the kernel refuses " + driver +
+               ", a DMA-API driver, on every device of the group until it closes the group)";
+  return e;
+}
+
 }  // namespace
 
 Result<Bdf> ResolveVf(const HostFs& fs, Bdf pf, int index) {
@@ -43,15 +84,19 @@ Result<void> BindingProvider::Move(Bdf bdf, const std::string& from_driver, cons
     Result<void> w;
     if (explicit_bind) w = write(paths::PciDriverAttr(driver, "bind"), bdf.str());
     if (!explicit_bind || !w) w = write(paths::PciDriversProbe(), bdf.str());
-    if (!w) return std::unexpected(Context(w.error(), "probe " + bdf.str() + " for " + driver));
+    if (!w)
+      return std::unexpected(
+          ExplainHeldGroup(fs_, bdf, driver, Context(w.error(), "probe " + bdf.str() + " for " + driver)));
   }
   auto now = pci::ReadDriver(fs_, bdf);
   if (!now) return std::unexpected(now.error());
   if (*now != driver)
-    return Fail(Code::kVerifyFailed,
-                bdf.str() + " did not bind to " + OrNone(driver) + ": its driver is " + OrNone(*now) +
-                    " after the writes (the kernel log, dmesg, says why the probe failed)",
-                paths::PciDeviceAttr(bdf, "driver"));
+    return std::unexpected(ExplainHeldGroup(
+        fs_, bdf, driver,
+        Error{Code::kVerifyFailed,
+              bdf.str() + " did not bind to " + OrNone(driver) + ": its driver is " + OrNone(*now) +
+                  " after the writes (the kernel log, dmesg, says why the probe failed)",
+              paths::PciDeviceAttr(bdf, "driver")}));
   return {};
 }
 

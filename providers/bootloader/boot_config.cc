@@ -1,5 +1,6 @@
 #include "providers/bootloader/boot_config.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "providers/bootloader/cmdline.h"
@@ -59,7 +60,7 @@ void ObserveGrub(const HostFs& fs, HostState& host) {
       break;
     }
   }
-  b.regenerate = RegenerateCommand(facts);
+  b.regenerate = {RegenerateCommand(facts)};
 }
 
 void ObserveGrubby(const HostFs& fs, HostState& host) {
@@ -82,6 +83,26 @@ void ObserveGrubby(const HostFs& fs, HostState& host) {
 }
 
 }  // namespace
+
+// The entries of installed kernels only get the new /etc/kernel/cmdline when kernel-install
+// writes them again: `kernel-install add VERSION IMAGE` per kernel in lib/modules/ that has
+// an image (lib/modules/VERSION/vmlinuz as Fedora and Arch ship it, else boot/vmlinuz-VERSION
+// as Debian does), in version order. None without usr/bin/kernel-install, or without images:
+// the file then takes effect with the next kernel installed.
+static std::vector<std::vector<std::string>> KernelInstallCommands(const HostFs& fs) {
+  std::vector<std::vector<std::string>> out;
+  if (!fs.Exists("usr/bin/kernel-install")) return out;
+  auto versions = fs.ListDir("lib/modules").value_or(std::vector<std::string>{});
+  std::sort(versions.begin(), versions.end());
+  for (const auto& v : versions) {
+    for (const std::string& image : {"lib/modules/" + v + "/vmlinuz", "boot/vmlinuz-" + v}) {
+      if (!fs.Exists(image)) continue;
+      out.push_back({"kernel-install", "add", v, "/" + image});
+      break;
+    }
+  }
+  return out;
+}
 
 void ObserveBoot(const HostFs& fs, Bootloader wanted, HostState& host) {
   host.running_args = ParseCmdline(host.cmdline);
@@ -109,7 +130,7 @@ void ObserveBoot(const HostFs& fs, Bootloader wanted, HostState& host) {
       std::string seed = kernel_cmdline ? *kernel_cmdline : vendor ? *vendor : KernelCmdlineSeed(host.cmdline);
       host.boot.text = kernel_cmdline ? *kernel_cmdline : "";
       host.boot.configured = ReadKernelCmdlineFile(seed);
-      host.boot.regenerate.clear();
+      host.boot.regenerate = KernelInstallCommands(fs);
       if (!kernel_cmdline) host.boot.seed = seed;
       return;
     }
@@ -168,9 +189,10 @@ BootDiff DiffBoot(const KernelArgsSpec& want, const HostState& host, const HostF
       // GRUB appends to GRUB_CMDLINE_LINUX, which comes first on the boot line: show the line
       // the edited files give, not a generic edit.
       if (auto after = NormalBootArgs(GrubChain(edit->text, later))) a.after = Args(*after);
-      if (!b.regenerate.empty()) a.argvs = {b.regenerate};
+      a.argvs = b.regenerate;
     } else {
       a.content = EditKernelCmdlineFile(b.seed.empty() ? b.text : b.seed, want).text;
+      a.argvs = b.regenerate;  // kernel-install add, per installed kernel
     }
   }
   for (const auto& argv : a.argvs) a.commands.push_back(JoinArgv(argv));

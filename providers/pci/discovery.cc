@@ -57,6 +57,16 @@ void CollectModules(std::string_view text, const std::set<std::string>& wanted,
 void ObserveModules(const HostFs& fs, const DiscoverOptions& options, HostState& host) {
   if (auto names = fs.ListDir(paths::PciDrivers())) host.loaded_drivers.insert(names->begin(), names->end());
   if (auto names = fs.ListDir(paths::Modules())) host.loaded_modules.insert(names->begin(), names->end());
+  // Running parameters: one file each; mode-0 parameters (igb's max_vfs) have none, and
+  // write-only ones (0200) do not read: both are left out.
+  for (const auto& m : options.module_params_of) {
+    if (!host.loaded_modules.count(m)) continue;
+    auto params = fs.ListDir(paths::Modules() + "/" + m + "/parameters");
+    if (!params) continue;
+    for (const auto& p : *params)
+      if (auto value = fs.ReadAttribute(paths::ModuleParam(m, p)))
+        host.module_params[m][p] = std::string(TrimRight(*value));
+  }
   std::set<std::string> missing;
   for (const auto& m : options.modules_of_interest)
     if (!host.loaded_modules.count(m)) missing.insert(m);

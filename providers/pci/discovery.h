@@ -22,6 +22,9 @@ struct DiscoverOptions {
   /// Module names (with '_') whose availability in lib/modules matters to the plan; modules.dep
   /// and modules.builtin are read only when one of these is not loaded already.
   std::set<std::string> modules_of_interest;
+  /// Module names (with '_') whose running parameters the plan compares: every readable
+  /// sys/module/NAME/parameters/* of these goes into HostState::module_params.
+  std::set<std::string> module_params_of;
   /// Also read facts only shown to people (subsystem ids, NUMA node); a plan needs none.
   bool display_facts = true;
 };

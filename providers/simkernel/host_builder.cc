@@ -359,6 +359,17 @@ Result<Layout> Check(const HostSpec& spec) {
       l.disks.push_back(*disk);
     }
   }
+  std::set<std::string> file_paths;
+  for (const auto& f : spec.files) {
+    std::string_view p = f.path;
+    bool bad = p.empty() || p[0] == '/' || p.back() == '/' || ("/" + f.path + "/").find("/../") != std::string::npos ||
+               ("/" + f.path + "/").find("/./") != std::string::npos;
+    for (std::string_view kernel : {"sys", "proc", "dev"})
+      if (p == kernel || p.starts_with(std::string(kernel) + "/")) bad = true;
+    if (bad)
+      return Invalid("file '" + f.path + "': a path relative to the root, without '..', outside sys/, proc/ and dev/");
+    if (!file_paths.insert(f.path).second) return Invalid("file " + f.path + " listed twice");
+  }
   for (const auto& m : spec.mounts) {
     if (m.target.empty() || m.target[0] != '/')
       return Invalid("mount of " + m.source + ": target must be an absolute path");
@@ -406,6 +417,10 @@ class Build {
     Network();
     Block();
     Proc();
+    for (const auto& f : spec_.files) {
+      if (size_t slash = f.path.rfind('/'); slash != std::string::npos) w_.Dir(f.path.substr(0, slash));
+      w_.File(f.path, f.content, f.mode);
+    }
     if (w_.error) return std::unexpected(*w_.error);
     return {};
   }

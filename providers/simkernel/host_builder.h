@@ -22,6 +22,7 @@
 //   proc/self/mountinfo, dev/vfio/{vfio,N}, .ptrec-sim.yaml (SimOptions),
 //   var/lib/ptrec/snapshot/ipv4-addresses (the IPv4 addresses, as `ptrec snapshot` records
 //   them: pci::kIpv4AddressesFile)
+//   HostSpec::files: any other file (etc/default/grub, etc/modprobe.d/*.conf, usr/sbin/...)
 #pragma once
 
 #include <cstdint>
@@ -115,6 +116,13 @@ struct MountSpec {
   std::string options = "rw,relatime";
 };
 
+/// A configuration file of the host (etc/default/grub, a stand-in usr/sbin/update-grub).
+struct FileSpec {
+  std::string path;     ///< relative to the root, no "..", not under sys/, proc/ or dev/
+  std::string content;  ///< written as is
+  unsigned mode = 0644;
+};
+
 /// A whole simulated host.
 struct HostSpec {
   enum class Iommu { kNone, kIntel, kAmd };
@@ -131,6 +139,8 @@ struct HostSpec {
   NetworkSpec network;
   std::vector<MountSpec> mounts;
   SimOptions sim;  ///< written to .ptrec-sim.yaml (plus drivers without sriov_configure)
+  /// Configuration files (bootloader, modprobe.d, ...), written after the kernel's trees.
+  std::vector<FileSpec> files;
 
   /// Appends a device and returns it for more settings; one call per device:
   ///   spec.AddDevice("0000:03:00.0", "8086:10c9", 0x020000, "igb").msix = true;

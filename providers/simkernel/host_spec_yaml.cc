@@ -3,6 +3,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -351,10 +352,39 @@ Result<HostSpec> Parser::Host(const YAML::Node& root) const {
       }
     } else if (key == "sim") {
       PTREC_TRY_SET(spec.sim, ParseSimOptionsNode(v, name_));
+    } else if (key == "files") {
+      // files: {PATH: TEXT} or {PATH: {content: TEXT, mode: "0755"}}
+      if (!v.IsMap()) return Bad(v, "files must be a mapping PATH: TEXT (or PATH: {content, mode})");
+      for (const auto& f : v) {
+        FileSpec file;
+        file.path = f.first.Scalar();
+        if (f.second.IsScalar()) {
+          file.content = f.second.Scalar();
+        } else if (f.second.IsMap()) {
+          for (const auto& fk : f.second) {
+            const std::string k = fk.first.Scalar();
+            if (k == "content") {
+              PTREC_TRY_SET(file.content, Str(fk.second, "content"));
+            } else if (k == "mode") {
+              std::string mode;
+              PTREC_TRY_SET(mode, Str(fk.second, "mode"));
+              char* end = nullptr;
+              unsigned long m = std::strtoul(mode.c_str(), &end, 8);
+              if (mode.empty() || *end != '\0' || m > 07777) return Bad(fk.second, "mode is octal text, e.g. \"0755\"");
+              file.mode = static_cast<unsigned>(m);
+            } else {
+              return Bad(fk.first, "unknown file key '" + k + "' (content, mode)");
+            }
+          }
+        } else {
+          return Bad(f.second, "file " + file.path + ": give its text, or {content, mode}");
+        }
+        spec.files.push_back(std::move(file));
+      }
     } else {
       return Bad(kv.first, "unknown key '" + key +
                                "' (release, cmdline, iommu, iommu_domain_type, cpus, numa_nodes, "
-                               "modules, devices, network, mounts, sim)");
+                               "modules, devices, network, mounts, sim, files)");
     }
   }
   return spec;

@@ -6,8 +6,9 @@
 
 namespace ptrec::sim {
 
-/// A CommandRunner for --simulate: `modprobe MODULE` acts on the simulated kernel
-/// (SimKernelFs::LoadModule); every other command is recorded and answers exit 0, never run.
+/// A CommandRunner for --simulate: `modprobe MODULE [P=V...]` and `modprobe -r MODULE` act on
+/// the simulated kernel (SimKernelFs::LoadModule, UnloadModule); every other command is
+/// recorded and answers exit 0, never run.
 class SimCommandRunner : public CommandRunner {
  public:
   explicit SimCommandRunner(SimKernelFs& kernel) : kernel_(kernel) {}

@@ -821,7 +821,44 @@ void SimKernelFs::Unbind(Bdf bdf, const std::string& dir, const std::string& dri
 // SR-IOV
 // ---------------------------------------------------------------------------------------------
 
-Result<void> SimKernelFs::LoadModule(const std::string& module) {
+Result<void> SimKernelFs::LoadModule(const std::string& module) { return LoadModule(module, {}); }
+
+Result<void> SimKernelFs::UnloadModule(const std::string& module) {
+  Ctx ctx;
+  {
+    std::lock_guard lock(mu_);
+    if (live_) return Fail(Code::kRefused, "refusing to simulate modprobe -r over a live sysfs", root());
+    const std::string dir = paths::Modules() + "/" + module;
+    if (!real_.Exists(dir + "/initstate")) {
+      if (real_.Exists(dir)) return Fail(Code::kRefused, "modprobe: FATAL: Module " + module + " is builtin.");
+      return Fail(Code::kNotFound, "modprobe: FATAL: Module " + module + " is not currently loaded");
+    }
+    bool holders = !real_.ListDir(dir + "/holders").value_or(std::vector<std::string>{}).empty();
+    if (holders || std::string(TrimRight(ReadAttr(dir + "/refcnt"))) != "0")
+      return Fail(Code::kBusy, "modprobe: FATAL: Module " + module + " is in use.", dir, EBUSY);
+    auto& saved = unloaded_params_[module];
+    saved.clear();
+    for (const auto& p : real_.ListDir(dir + "/parameters").value_or(std::vector<std::string>{}))
+      if (auto v = real_.ReadFile(dir + "/parameters/" + p)) saved[p] = std::string(TrimRight(*v));
+    for (const auto& entry : real_.ListDir(dir + "/drivers").value_or(std::vector<std::string>{})) {
+      if (!entry.starts_with("pci:")) continue;
+      const std::string driver = entry.substr(4);
+      for (const auto& name : real_.ListDir(paths::PciDriver(driver)).value_or(std::vector<std::string>{})) {
+        auto bdf = Bdf::Parse(name);
+        if (!bdf) continue;
+        std::string ddir = DeviceDir(*bdf);
+        if (!ddir.empty() && CurrentDriver(ddir) == driver) Unbind(*bdf, ddir, driver, ctx);
+      }
+      (void)tree_->RemoveTree(paths::PciDriver(driver));
+      Log("modprobe -r " + module + ": unregistered PCI driver " + driver);
+    }
+    (void)tree_->RemoveTree(dir);
+  }
+  if (ctx.sleep_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(ctx.sleep_ms));
+  return {};
+}
+
+Result<void> SimKernelFs::LoadModule(const std::string& module, const std::map<std::string, std::string>& given) {
   Ctx ctx;
   {
     std::lock_guard lock(mu_);
@@ -847,6 +884,12 @@ Result<void> SimKernelFs::LoadModule(const std::string& module) {
     if (auto ok = w.MakeDirs(dir + "/drivers"); !ok) return ok;
     (void)w.WriteFile(dir + "/initstate", "live\n");
     (void)w.WriteFile(dir + "/refcnt", "0\n");
+    std::map<std::string, std::string> params = unloaded_params_[module];
+    for (const auto& [p, v] : given) params[p] = v;
+    if (!params.empty()) (void)w.MakeDirs(dir + "/parameters");
+    for (const auto& [p, v] : params) (void)w.WriteFile(dir + "/parameters/" + p, v + "\n");
+    std::string words;
+    for (const auto& [p, v] : given) words += " " + p + "=" + v;
     if (!real_.Exists(paths::PciDriver(driver))) {
       if (auto ok = w.MakeDirs(paths::PciDriver(driver)); !ok) return ok;
       for (const char* attr : {"bind", "unbind", "new_id", "remove_id", "uevent"})
@@ -854,7 +897,7 @@ Result<void> SimKernelFs::LoadModule(const std::string& module) {
       (void)w.Link(paths::PciDriverAttr(driver, "module"), dir);
       (void)w.Link(dir + "/drivers/pci:" + driver, paths::PciDriver(driver));
     }
-    Log("modprobe " + module + ": registered PCI driver " + driver);
+    Log("modprobe " + module + words + ": registered PCI driver " + driver);
     for (const auto& name : real_.ListDir(paths::PciDevices()).value_or(std::vector<std::string>{})) {
       auto bdf = Bdf::Parse(name);
       if (!bdf) continue;

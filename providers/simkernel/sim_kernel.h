@@ -52,6 +52,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -130,6 +131,18 @@ class SimKernelFs : public HostFs {
   /// Errors: kNotFound ("Module M not found in directory /lib/modules/R", as modprobe says),
   /// kRefused on a live sysfs.
   Result<void> LoadModule(const std::string& module);
+  /// `modprobe MODULE P=V...`: as LoadModule, and before the driver probes anything, writes
+  /// sys/module/MODULE/parameters/P for each given parameter and for each file the module
+  /// showed before it was last unloaded here (old value unless given), as load_module()
+  /// creates them from the module's parameter list.
+  Result<void> LoadModule(const std::string& module, const std::map<std::string, std::string>& params);
+  /// What `modprobe -r MODULE` does (kernel/module/main.c delete_module, then
+  /// driver_unregister): refuses a built-in module ("Module M is builtin"), one not loaded
+  /// ("Module M is not currently loaded") and one in use (refcnt > 0 or holders: "Module M is
+  /// in use", kBusy); else unbinds every device from each PCI driver the module registered
+  /// (device_release_driver, as Unbind), removes sys/bus/pci/drivers/DRIVER and
+  /// sys/module/MODULE, and keeps the parameter values for the next LoadModule.
+  Result<void> UnloadModule(const std::string& module);
 
   /// Every write so far, in order. Not synchronised: read it when no write is in flight.
   const std::vector<WriteRecord>& writes() const { return writes_; }
@@ -261,6 +274,8 @@ class SimKernelFs : public HostFs {
   std::vector<Fault> faults_;
   std::vector<WriteRecord> writes_;
   std::vector<std::string> log_;
+  /// Parameter values of modules unloaded here (UnloadModule), restored by LoadModule.
+  std::map<std::string, std::map<std::string, std::string>> unloaded_params_;
 };
 
 }  // namespace ptrec::sim

@@ -7,6 +7,7 @@
 #include "providers/host/sysfs_paths.h"
 #include "providers/pci/discovery.h"
 #include "providers/pci/usage.h"
+#include "providers/persist/persist.h"
 
 namespace ptrec::snapshot {
 namespace {
@@ -161,9 +162,17 @@ void CopyModules(const HostFs& src, Copier& c, const std::string& release) {
       if (auto drivers = src.ListDir(dir + "/drivers"))
         for (const auto& d : *drivers)
           if (d.starts_with("pci:")) c.CopyLink(dir + "/drivers/" + d);
+      // What module parameter plans compare and reloads check: the running parameters (any
+      // module may be configured; write-only and mode-0 ones have no readable file), whether
+      // it is loadable (initstate) and in use (refcnt, holders/).
+      for (const auto& p : src.ListDir(dir + "/parameters").value_or(std::vector<std::string>{}))
+        c.CopyIfPresent(dir + "/parameters/" + p);
+      c.CopyIfPresent(dir + "/initstate");
+      c.CopyIfPresent(dir + "/refcnt");
+      for (const auto& h : src.ListDir(dir + "/holders").value_or(std::vector<std::string>{}))
+        c.CopyLink(dir + "/holders/" + h);
     }
   }
-  for (const char* param : {"allow_unsafe_interrupts"}) c.CopyIfPresent(paths::ModuleParam("vfio_iommu_type1", param));
   if (release.empty()) return;
   c.CopyIfPresent(paths::LibModulesFile(release, "modules.dep"));
   c.CopyIfPresent(paths::LibModulesFile(release, "modules.builtin"));
@@ -214,6 +223,23 @@ Result<SnapshotStats> TakeSnapshot(const HostFs& source, const std::string& out_
     c.CopyIfPresent(f);
   if (auto ok = c.File(pci::kIpv4AddressesFile, pci::FormatIpv4Addresses(*ipv4)); !ok)
     return std::unexpected(ok.error());
+  // Boot configuration and persistence: what kernelArgs, modules and the owned files are
+  // planned against (bootloader files, modprobe.d, ptrec's udev rules and unit), and the
+  // markers of which tools the host has (their contents are not needed: empty files).
+  for (const std::string& f : {std::string("etc/default/grub"), std::string("etc/kernel/cmdline"),
+                               std::string(persist::kUdevRulesPath), std::string(persist::kUnitPath),
+                               std::string(persist::kDesiredCopyPath)})
+    c.CopyIfPresent(f);
+  for (const char* dir : {"etc/default/grub.d", "boot/loader/entries", "etc/modprobe.d", "run/modprobe.d",
+                          "usr/lib/modprobe.d", "lib/modprobe.d"})
+    for (const auto& name : source.ListDir(dir).value_or(std::vector<std::string>{}))
+      c.CopyIfPresent(std::string(dir) + "/" + name);
+  for (const auto& id : source.ListDir("boot/efi/EFI").value_or(std::vector<std::string>{}))
+    c.CopyIfPresent("boot/efi/EFI/" + id + "/grub.cfg");
+  for (const char* marker : {"usr/sbin/update-grub", "usr/sbin/grub2-mkconfig", "usr/sbin/grubby",
+                             "usr/sbin/update-initramfs", "usr/bin/dracut", "run/udev/control"})
+    if (source.Exists(marker)) (void)c.File(marker, "");
+  if (source.Exists("run/systemd/system")) c.Dir("run/systemd/system");
   if (auto vfio = source.ListDir("dev/vfio"))
     for (const auto& v : *vfio) (void)c.File("dev/vfio/" + v, "");
   return c.stats();

@@ -102,6 +102,7 @@ pci::DiscoverOptions OptionsFor(const DesiredState& desired) {
   };
   for (const auto& h : desired.hide) add(h.driver);
   for (const auto& s : desired.sriov) add(s.vf_driver);
+  for (const auto& m : desired.modules) o.module_params_of.insert(m.name);
   return o;
 }
 
@@ -129,6 +130,7 @@ Plan MakePlan(const DesiredState& desired, HostState& state, const HostFs& fs) {
   auto mods = modules::DiffModules(desired.modules, fs, state);
   more.insert(more.end(), mods.actions.begin(), mods.actions.end());
   plan.pending_reboot.insert(plan.pending_reboot.end(), mods.pending_reboot.begin(), mods.pending_reboot.end());
+  plan.findings.insert(plan.findings.end(), mods.findings.begin(), mods.findings.end());
 
   // ptrec's modprobe.d: the modules entries, plus max_vfs for PFs counted by module parameter
   // (one value per PF of that driver, in BDF order; PFs not in the desired state keep theirs).
@@ -229,7 +231,10 @@ int RunPlan(const HostOptions& opts, const std::string& desired_file, const std:
   AddJournalFinding(*host->fs, plan);
   if (!out_file.empty()) {
     std::ofstream out(out_file);
-    out << PlanToJson(plan, desired->source).dump(2) << "\n";
+    json doc = PlanToJson(plan, desired->source);
+    // The modules whose running parameters the fingerprint covers: `apply FILE` reads the same.
+    doc["fingerprint_modules"] = OptionsFor(*desired).module_params_of;
+    out << doc.dump(2) << "\n";
     if (!out) return ReportError(opts, Error{Code::kIo, "cannot write the plan to " + out_file});
   }
   if (opts.json) std::cout << PlanToJson(plan, desired->source).dump(2) << "\n";
@@ -255,7 +260,20 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   if (!host) return ReportError(opts, host.error());
   auto lock = state::ApplyLock::Acquire(*host->fs, opts.root);
   if (!lock) return ReportError(opts, lock.error());
-  auto state = pci::DiscoverHost(*host->fs, desired ? OptionsFor(*desired) : pci::DiscoverOptions{.display_facts = false});
+  json doc;
+  pci::DiscoverOptions discover{.display_facts = false};
+  if (desired) {
+    discover = OptionsFor(*desired);
+  } else {
+    std::ifstream in(plan_file);
+    if (!in) return ReportError(opts, Error{Code::kNotFound, "cannot read plan file " + plan_file});
+    doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (doc.is_discarded()) return ReportError(opts, Error{Code::kInvalid, plan_file + " is not JSON: is it a file from `ptrec plan -out`?"});
+    if (auto m = doc.find("fingerprint_modules"); m != doc.end() && m->is_array())
+      for (const auto& name : *m)
+        if (name.is_string()) discover.module_params_of.insert(name.get<std::string>());
+  }
+  auto state = pci::DiscoverHost(*host->fs, discover);
   if (!state) return ReportError(opts, state.error());
 
   Plan plan;
@@ -265,14 +283,11 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
     plan = MakePlan(*desired, *state, *host->fs);
     source = desired->source;
   } else {
-    std::ifstream in(plan_file);
-    if (!in) return ReportError(opts, Error{Code::kNotFound, "cannot read plan file " + plan_file});
-    json doc = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    if (doc.is_discarded()) return ReportError(opts, Error{Code::kInvalid, plan_file + " is not JSON: is it a file from `ptrec plan -out`?"});
     auto loaded = PlanFromJson(doc);
     if (!loaded) return ReportError(opts, Error{Code::kInvalid, plan_file + ": " + loaded.error().message});
     plan = std::move(*loaded);
     source = doc.value("source", plan_file);
+    (void)persist::ObservePersistence(*host->fs, *state);  // owned files are in the fingerprint
     if (plan.fingerprint != state->Fingerprint())
       return ReportError(opts, Error{Code::kStale, "the plan in " + plan_file + " is stale: the host changed since it was made (fingerprint " +
                                                        plan.fingerprint + ", now " + state->Fingerprint() +

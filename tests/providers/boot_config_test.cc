@@ -89,3 +89,51 @@ TEST_CASE("bootloader: apply edits GRUB and runs update-grub with its argv", "[b
 }
 
 }  // namespace ptrec
+
+namespace ptrec {
+
+TEST_CASE("bootloader: kernel-install regenerates the entry of every installed kernel", "[bootloader]") {
+  // Given /etc/kernel/cmdline, usr/bin/kernel-install and two kernels (one image in
+  // lib/modules/V/vmlinuz, one in boot/vmlinuz-V, one modules directory without an image),
+  // when the file is edited, then the edit runs `kernel-install add V IMAGE` per kernel with
+  // an image, in version order, and the recording stand-in sees exactly those argvs.
+  testing::ScopedTempDir tmp("kinst");
+  std::string root = tmp.Sub("root"), bin = tmp.Sub("bin"), log = tmp.Sub("argv.log");
+  Write(root + "/etc/kernel/cmdline", "root=/dev/sda2 ro quiet\n");
+  Write(root + "/usr/bin/kernel-install", "");
+  Write(root + "/lib/modules/6.5.0-1/vmlinuz", "");
+  Write(root + "/lib/modules/6.1.0-28-amd64/modules.dep", "");
+  Write(root + "/boot/vmlinuz-6.1.0-28-amd64", "");
+  Write(root + "/lib/modules/5.10.0-old/modules.dep", "");
+  RealHostFs fs(root);
+  HostState host;
+  host.cmdline = "root=/dev/sda2 ro quiet";
+  KernelArgsSpec want;
+  want.present = {{"intel_iommu", "on"}};
+  bootloader::ObserveBoot(fs, Bootloader::kAuto, host);
+  REQUIRE(host.boot.kind == BootConfig::Kind::kKernelInstall);
+  auto diff = bootloader::DiffBoot(want, host, fs);
+  REQUIRE(diff.actions.size() == 1);
+  const std::vector<std::vector<std::string>> expected = {
+      {"kernel-install", "add", "6.1.0-28-amd64", "/boot/vmlinuz-6.1.0-28-amd64"},
+      {"kernel-install", "add", "6.5.0-1", "/lib/modules/6.5.0-1/vmlinuz"}};
+  CHECK(diff.actions[0].argvs == expected);
+
+  Write(bin + "/kernel-install", "#!/bin/sh\necho \"$*\" >> " + log + "\n", 0755);
+  ScopedPath path(bin);
+  SpawnRunner runner;
+  bootloader::BootloaderProvider provider(fs, runner);
+  REQUIRE(provider.Apply(diff.actions[0]).has_value());
+  CHECK(Read(root + "/etc/kernel/cmdline") == "root=/dev/sda2 ro quiet intel_iommu=on\n");
+  CHECK(Read(log) == "add 6.1.0-28-amd64 /boot/vmlinuz-6.1.0-28-amd64\nadd 6.5.0-1 /lib/modules/6.5.0-1/vmlinuz\n");
+
+  SECTION("without kernel-install, nothing runs (the file waits for the next kernel)") {
+    std::filesystem::remove(root + "/usr/bin/kernel-install");
+    HostState h2;
+    h2.cmdline = host.cmdline;
+    bootloader::ObserveBoot(fs, Bootloader::kAuto, h2);
+    CHECK(h2.boot.regenerate.empty());
+  }
+}
+
+}  // namespace ptrec

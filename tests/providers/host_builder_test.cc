@@ -394,3 +394,41 @@ TEST_CASE("simkernel: nvme_core.multipath=N puts the NVMe disk under its control
   CHECK_FALSE(h.Exists("sys/block/nvme0c0n1"));
   CHECK(h.Read("sys/block/nvme0n1/nvme0n1p2/dev") == "259:2\n");
 }
+
+TEST_CASE("simkernel: builder writes the spec's files (files: key)", "[simkernel]") {
+  // Given a spec with files: as text and as {content, mode}, then both exist with that content
+  // and mode; paths that leave the root or land in the kernel's trees are refused.
+  auto spec = ParseHostSpec(
+      "files:\n"
+      "  etc/default/grub: |\n"
+      "    GRUB_CMDLINE_LINUX=\"quiet\"\n"
+      "  usr/sbin/update-grub: {content: \"#!/bin/sh\\n\", mode: \"0755\"}\n",
+      "h.yaml");
+  REQUIRE(spec.has_value());
+  REQUIRE(spec->files.size() == 2);
+  HostSpec small = SmallHost();
+  small.files = spec->files;
+  ScopedTempDir tmp("files");
+  REQUIRE(BuildHost(small, tmp.Sub("h")).has_value());
+  RealHostFs fs(tmp.Sub("h"));
+  CHECK(fs.ReadFile("etc/default/grub").value_or("") == "GRUB_CMDLINE_LINUX=\"quiet\"\n");
+  CHECK(fs.ReadFile("usr/sbin/update-grub").value_or("") == "#!/bin/sh\n");
+  struct stat st {};
+  REQUIRE(::stat((tmp.Sub("h") + "/usr/sbin/update-grub").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0755);
+  REQUIRE(::stat((tmp.Sub("h") + "/etc/default/grub").c_str(), &st) == 0);
+  CHECK((st.st_mode & 07777) == 0644);
+
+  for (const char* bad : {"../etc/passwd", "/etc/x", "sys/bus/pci/rescan", "proc/cmdline", "etc/../x"}) {
+    HostSpec h = SmallHost();
+    h.files = {{bad, "x", 0644}};
+    ScopedTempDir t2("files-bad");
+    auto built = BuildHost(h, t2.Sub("h"));
+    INFO(bad);
+    REQUIRE_FALSE(built.has_value());
+    CHECK(built.error().code == Code::kInvalid);
+  }
+  auto typo = ParseHostSpec("files:\n  etc/x: {content: a, mod: \"0644\"}\n", "h.yaml");
+  REQUIRE_FALSE(typo.has_value());
+  CHECK_THAT(typo.error().message, Catch::Contains("unknown file key 'mod'"));
+}

@@ -177,7 +177,7 @@ actions:
       type: int
       sample: 0
     kind:
-      description: C(set_num_vfs), C(bind), C(release), C(load_module), ...
+      description: C(set_num_vfs), C(bind), C(release), C(load_module), C(reload_module), ...
       type: str
       sample: set_num_vfs
     phase:
@@ -361,6 +361,7 @@ ATTRIBUTE_OF_KIND = {
     'bind': 'driver',
     'release': 'driver',
     'load_module': '',
+    'reload_module': '',
     'edit_bootloader': '',
     'write_file': '',
 }

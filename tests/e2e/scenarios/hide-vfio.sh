@@ -5,8 +5,11 @@
 #   driver_override vfio-pci, /dev/vfio/<group>); a second plan exits 0; the
 #   empty desired state gives it back to e1000e and its interface returns.
 # Then the same with vfio_pci unloaded: the plan must load the module first.
-# Then a saved plan (plan --out, apply FILE), and a saved plan that went stale
-# (a VF enabled by hand in between): refused, nothing changed.
+# Then a saved plan (plan --out, apply FILE), a module reload (vfio_pci's
+# disable_idle_d3 while the NIC is on vfio-pci: "at next boot" without
+# allowReload; with it, modprobe -r + modprobe and the NIC is back on vfio-pci),
+# and a saved plan that went stale (a VF enabled by hand in between): refused,
+# nothing changed.
 . /lib/ptrec-e2e.sh
 
 DEV=0000:01:00.0
@@ -98,6 +101,34 @@ expect_eq "saved plan: apply exit code" $RC 0
 expect_eq "saved plan: driver link" "$(drv $DEV)" vfio-pci
 pt apply -f /tmp/empty.yaml --auto-approve
 expect_eq "saved plan: give back exit code" $RC 0
+wait_netif $DEV 50
+
+section "module reload: vfio_pci disable_idle_d3 while $DEV is on vfio-pci"
+pt apply -f /tmp/hide.yaml --auto-approve
+expect_eq "reload: $DEV hidden again" "$(drv $DEV)" vfio-pci
+{ cat /tmp/hide.yaml; printf 'modules:\n  - name: vfio_pci\n    parameters: {disable_idle_d3: 1}\n'; } > /tmp/reload-no.yaml
+{ cat /tmp/reload-no.yaml; printf '    allowReload: true\n'; } > /tmp/reload-yes.yaml
+expect_eq "reload: disable_idle_d3 at boot" "$(cat /sys/module/vfio_pci/parameters/disable_idle_d3)" N
+ptq plan -f /tmp/reload-no.yaml --json
+expect_eq "without allowReload: no reload action" "$(jq -r '[.actions[] | select(.kind == "reload_module")] | length' $OUT)" 0
+check "without allowReload: pending 'at next boot' because $DEV uses it" \
+    jqtest '.pending_reboot | any(test("vfio_pci disable_idle_d3=1 at next boot.*1 device\\(s\\) use it and allowReload is not set"))' $OUT
+jq -r '.pending_reboot[]' $OUT | sed 's/^/    pending: /'
+ptq plan -f /tmp/reload-yes.yaml --json
+expect_eq "with allowReload: the reload, disrupting $DEV" \
+    "$(jq -r '[.actions[] | select(.kind == "reload_module") | "\(.module) \(.after) [\(.disrupts | map(split(" ")[0]) | join(","))]"] | join(";")' $OUT)" \
+    "vfio_pci disable_idle_d3=1 [$DEV]"
+pt apply -f /tmp/reload-yes.yaml --auto-approve
+expect_eq "reload: apply exit code" $RC 0
+expect_eq "reload: running disable_idle_d3" "$(cat /sys/module/vfio_pci/parameters/disable_idle_d3)" Y
+expect_eq "reload: $DEV back on vfio-pci (driver_override kept)" "$(drv $DEV) $(ovr $DEV)" "vfio-pci vfio-pci"
+check "reload: /dev/vfio/$G again" test -c /dev/vfio/$G
+check "reload: options in /etc/modprobe.d/ptrec.conf" grep -qx "options vfio_pci disable_idle_d3=1" /etc/modprobe.d/ptrec.conf
+ptq plan -f /tmp/reload-yes.yaml --json
+expect_eq "reload: plan again: no actions, nothing pending" "$RC $(jq -r '(.actions | length), (.pending_reboot | length)' $OUT | tr '\n' ' ')" "0 0 0 "
+pt apply -f /tmp/empty.yaml --auto-approve
+expect_eq "reload: give back exit code" $RC 0
+check "reload: ptrec.conf removed with the modules entry" test ! -e /etc/modprobe.d/ptrec.conf
 wait_netif $DEV 50
 
 section "stale saved plan: the host changed after planning"

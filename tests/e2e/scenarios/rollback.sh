@@ -117,6 +117,8 @@ expect_eq "every other step: not run" \
 # give EBUSY), and the kernel logs nothing about it.
 check "the error names 0000:02:00.0 and the kernel's refusal of drivers_probe (EINVAL)" \
     jqtest '.error.message | contains("0000:02:00.0") and contains("drivers_probe: Invalid argument")' /tmp/apply.json
+check "the error names the holder of /dev/vfio/6 (vfio-hold's pid, from /proc/*/fd)" \
+    jqtest --arg p "$HOLD (vfio-hold)" '.error.message | contains("held through /dev/vfio/6 by " + $p)' /tmp/apply.json
 dmesg -c > /tmp/kmsg.all
 echo "    kernel log:"; sed 's/^/    kmsg: /' /tmp/kmsg.all
 
