@@ -6,6 +6,7 @@
 #include "providers/host/sysfs_paths.h"
 #include "providers/modules/modprobe_conf.h"
 #include "providers/pci/discovery.h"
+#include "providers/persist/persist.h"
 
 namespace ptrec::modules {
 
@@ -22,15 +23,6 @@ std::string JoinParams(const std::map<std::string, std::string>& params) {
   std::string out;
   for (const auto& w : ParamWords(params)) out += (out.empty() ? "" : " ") + w;
   return out;
-}
-
-Result<void> Run(CommandRunner& runner, const std::vector<std::string>& argv) {
-  auto ran = runner.Run(argv, 60'000);
-  if (!ran) return std::unexpected(ran.error());
-  if (ran->exit_code != 0)
-    return Fail(Code::kIo, JoinArgv(argv) + " exited " + std::to_string(ran->exit_code) + ": " +
-                               std::string(TrimRight(ran->output)));
-  return {};
 }
 
 // BDFs bound to \a driver (the BDF links in sys/bus/pci/drivers/DRIVER).
@@ -76,8 +68,7 @@ Result<std::vector<Action>> ModuleProvider::Reload(const Action& action) {
   undo.commands.clear();
   for (const auto& argv : undo.argvs) undo.commands.push_back(JoinArgv(argv));
 
-  for (const auto& argv : action.argvs)
-    if (auto ran = Run(runner_, argv); !ran) return std::unexpected(ran.error());
+  if (auto ran = persist::RunCommands(runner_, action.argvs); !ran) return std::unexpected(ran.error());
   for (const auto& [p, v] : want) {
     auto now = fs_.ReadAttribute(paths::ModuleParam(action.module, p));
     if (!now) continue;  // not shown in sysfs (mode 0): nothing to compare
@@ -101,11 +92,7 @@ Result<std::vector<Action>> ModuleProvider::Apply(const Action& action) {
   const std::string module_dir = paths::Modules() + "/" + action.module;
   if (fs_.Exists(module_dir)) return std::vector<Action>{};
   std::vector<std::string> argv = {"modprobe", action.module};
-  auto ran = runner_.Run(argv, 60'000);
-  if (!ran) return std::unexpected(ran.error());
-  if (ran->exit_code != 0)
-    return Fail(Code::kIo, JoinArgv(argv) + " exited " + std::to_string(ran->exit_code) + ": " +
-                               std::string(TrimRight(ran->output)));
+  if (auto ran = persist::RunCommands(runner_, {argv}); !ran) return std::unexpected(ran.error());
   if (!fs_.Exists(module_dir))
     return Fail(Code::kVerifyFailed, JoinArgv(argv) + " succeeded but " + module_dir + " does not exist", module_dir);
   return std::vector<Action>{};
