@@ -133,8 +133,10 @@ class SimKernelFs : public HostFs {
   Result<void> LoadModule(const std::string& module);
   /// `modprobe MODULE P=V...`: as LoadModule, and before the driver probes anything, writes
   /// sys/module/MODULE/parameters/P for each given parameter and for each file the module
-  /// showed before it was last unloaded here (old value unless given), as load_module()
-  /// creates them from the module's parameter list.
+  /// showed before it was last unloaded here, as load_module() creates them from the module's
+  /// parameter list. Approximation: a parameter not given keeps its value from before the
+  /// unload; the kernel would give it its default or modprobe.d's value (ptrec's reloads pass
+  /// every parameter they change on the command line, so the two agree on those).
   Result<void> LoadModule(const std::string& module, const std::map<std::string, std::string>& params);
   /// What `modprobe -r MODULE` does (kernel/module/main.c delete_module, then
   /// driver_unregister): refuses a built-in module ("Module M is builtin"), one not loaded
