@@ -239,6 +239,7 @@ void Agent::ReconcileLocked(const std::string& why) {
   RefreshDesiredLocked();
   last_error_.clear();
   bool ok = false;
+  std::string summary;
   if (!desired_) {
     last_error_ = desired_error_.empty() ? source_error_ : desired_error_;
     if (last_error_.empty()) last_error_ = "no desired state yet";
@@ -281,8 +282,8 @@ void Agent::ReconcileLocked(const std::string& why) {
       state_json_ = HostToJson(planned->state).dump() + "\n";
       plan_json_ = PlanToJson(plan, desired_->source).dump() + "\n";
       plan_metrics_ = RenderPlanMetrics(plan, planned->state);
-      spdlog::info("msg=\"reconciled\" trigger=\"{}\" actions={} drift={} refused={} reboot_required={} devices={}", why,
-                   plan.actions.size(), drift_, plan.refused(), plan.reboot_required(), planned->state.devices.size());
+      summary = fmt::format("actions={} drift={} refused={} reboot_required={} devices={}", plan.actions.size(), drift_,
+                            plan.refused(), plan.reboot_required(), planned->state.devices.size());
     }
   }
   if (!ok && !desired_) spdlog::warn("msg=\"reconcile without a desired state\" error=\"{}\"", last_error_);
@@ -292,6 +293,7 @@ void Agent::ReconcileLocked(const std::string& why) {
   if (ok) last_success_time_ = last_reconcile_time_;
   last_reconcile_duration_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   PublishLocked();
+  if (ok) spdlog::info("msg=\"reconciled\" trigger=\"{}\" {} duration_ms={:.0f}", why, summary, last_reconcile_duration_ * 1000);
   ::malloc_trim(0);  // discovery and JSON rendering leave megabytes free; give them back
 }
 

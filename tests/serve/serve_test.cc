@@ -6,6 +6,7 @@
 #include <httplib.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <atomic>
@@ -489,6 +490,60 @@ TEST_CASE("serve: promtool check metrics accepts /metrics", "[serve]") {
   auto [bad_code, bad_output] = Promtool("# HELP x_count a\n# TYPE x_count counter\nx_count 1\n", s.tmp);
   INFO(bad_output);
   CHECK(bad_code != 0);
+}
+
+TEST_CASE("serve: the ptrec binary serves, reconciles on SIGHUP and stops on SIGTERM", "[serve]") {
+  // Given `ptrec serve` on a sandbox with port 0, its log (stderr) in a file.
+  SimHost host("dual-82576.yaml");
+  ScopedTempDir tmp("serve-bin");
+  WriteText(tmp.Sub("host.yaml"), Example("82576-vfs.yaml"));
+  std::string log = tmp.Sub("serve.log");
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<std::string> args = {PTREC_BINARY, "serve", "--root", host.root(), "--config", tmp.Sub("host.yaml"),
+                                   "--listen", "127.0.0.1:0", "--interval", "1h"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  REQUIRE(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+
+  auto wait_for = [&](const std::string& needle) {
+    auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::string text = ReadText(log);
+      if (text.find(needle) != std::string::npos) return text;
+      std::this_thread::sleep_for(20ms);
+    }
+    return ReadText(log);
+  };
+  std::string text = wait_for("trigger=\"start\"");
+  INFO(text);
+  size_t at = text.find(" port=");
+  REQUIRE(at != std::string::npos);
+  int port = std::stoi(text.substr(at + 6));
+  httplib::Client client("127.0.0.1", port);
+  auto ready = client.Get("/readyz");
+  REQUIRE(ready);
+  CHECK(ready->status == 200);
+  CHECK(Sample(client.Get("/metrics")->body, "ptrec_drift") == 1);
+
+  // SIGHUP: a reconcile at once, though the interval is an hour.
+  ::kill(pid, SIGHUP);
+  text = wait_for("trigger=\"SIGHUP\"");
+  CHECK(text.find("trigger=\"SIGHUP\"") != std::string::npos);
+  CHECK(Sample(client.Get("/metrics")->body, "ptrec_reconciles_total{result=\"success\"}") == 2);
+
+  // SIGTERM: stops and exits 0.
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(ReadText(log).find("msg=\"stopped\"") != std::string::npos);
 }
 
 TEST_CASE("serve: option checks and parsers", "[serve]") {
