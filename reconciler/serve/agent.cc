@@ -68,14 +68,7 @@ Agent::Agent(ServeOptions options) : opts_(std::move(options)) {
     if (f) fetcher_ = std::make_unique<SourceFetcher>(std::move(*f));
     else source_error_ = f.error().message;
   }
-  auto first = std::make_shared<Snapshot>();
-  MetricsInput in;
-  in.version = PTREC_VERSION;
-  in.source_configured = !opts_.source_url.empty();
-  in.counters = &counters_;
-  first->metrics = RenderMetrics(in);
-  first->status_json = StatusJson();
-  snap_ = std::move(first);
+  PublishLocked();  // not ready: /metrics and /v1/status answer from the start
 }
 
 Agent::~Agent() { Stop(); }
@@ -279,8 +272,8 @@ void Agent::ReconcileLocked(const std::string& why) {
       have_plan_ = true;
       drift_ = plan.has_changes();
       fingerprint_ = plan.fingerprint;
-      state_json_ = HostToJson(planned->state).dump() + "\n";
-      plan_json_ = PlanToJson(plan, desired_->source).dump() + "\n";
+      state_json_ = std::make_shared<const std::string>(HostToJson(planned->state).dump() + "\n");
+      plan_json_ = std::make_shared<const std::string>(PlanToJson(plan, desired_->source).dump() + "\n");
       plan_metrics_ = RenderPlanMetrics(plan, planned->state);
       summary = fmt::format("actions={} drift={} refused={} reboot_required={} devices={}", plan.actions.size(), drift_,
                             plan.refused(), plan.reboot_required(), planned->state.devices.size());

@@ -43,8 +43,10 @@ struct Snapshot {
   bool ready = false;        ///< a plan exists
   bool drift = false;        ///< the plan has actions
   std::string fingerprint;   ///< HostState::Fingerprint() of the host the plan was made from
-  std::string state_json;    ///< GET /v1/state body: `ptrec show --json` (compact); "" before ready
-  std::string plan_json;     ///< GET /v1/plan body: `ptrec plan --json` (compact); "" before ready
+  /// GET /v1/state body: `ptrec show --json` (compact); null before ready. Shared between
+  /// snapshots until the next successful reconcile: a large host's document exists once.
+  std::shared_ptr<const std::string> state_json;
+  std::shared_ptr<const std::string> plan_json;  ///< GET /v1/plan body: `ptrec plan --json`; null before ready
   std::string metrics;       ///< GET /metrics body
   std::string status_json;   ///< GET /v1/status body: reconcile, desired-state and source status
 };
@@ -128,7 +130,8 @@ class Agent {
   Counters counters_;
   // The last plan, rendered; kept when a later reconcile fails.
   bool have_plan_ = false;
-  std::string state_json_, plan_json_, plan_metrics_, fingerprint_;
+  std::shared_ptr<const std::string> state_json_, plan_json_;
+  std::string plan_metrics_, fingerprint_;
   bool drift_ = false;
 
   mutable std::mutex snap_mu_;

@@ -56,11 +56,11 @@ HandlerResponse MethodNotAllowed(const Request& req, Response& res, const char* 
   return HandlerResponse::Handled;
 }
 
-// Serves a snapshot field without copying it: the snapshot stays alive until the response is sent.
-void SendShared(Response& res, std::shared_ptr<const Snapshot> snap, const std::string Snapshot::*field, const char* type) {
-  const std::string& body = (*snap).*field;
-  res.set_content_provider(body.size(), type, [snap = std::move(snap), &body](size_t offset, size_t length, httplib::DataSink& sink) {
-    return sink.write(body.data() + offset, length);
+// Serves a large body without copying it: it stays alive until the response is sent.
+void SendShared(Response& res, std::shared_ptr<const std::string> body, const char* type) {
+  const size_t size = body->size();
+  res.set_content_provider(size, type, [body = std::move(body)](size_t offset, size_t length, httplib::DataSink& sink) {
+    return sink.write(body->data() + offset, length);
   });
 }
 
@@ -202,7 +202,7 @@ void HttpServer::Routes() {
       if (!snap->ready) JsonError(res, 503, "the first reconcile has not produced a plan yet; see /v1/status", "not_ready");
       else {
         res.set_header("ETag", "\"" + snap->fingerprint + "\"");
-        SendShared(res, std::move(snap), path == "/v1/state" ? &Snapshot::state_json : &Snapshot::plan_json, kJson);
+        SendShared(res, path == "/v1/state" ? snap->state_json : snap->plan_json, kJson);
       }
     } else if (path == "/v1/status") {
       res.set_content(snap->status_json, kJson);
