@@ -492,6 +492,73 @@ TEST_CASE("serve: promtool check metrics accepts /metrics", "[serve]") {
   CHECK(bad_code != 0);
 }
 
+TEST_CASE("serve: --auto-apply applies a safe plan and waits on one that disrupts the host", "[serve]") {
+  SECTION("VFs to create and bind: applied by the reconcile, then no drift") {
+    Served s("dual-82576.yaml");
+    WriteText(s.desired_path, Example("82576-vfs.yaml"));
+    s.opts.auto_apply = true;
+    s.Start();
+    CHECK(s.host.Read("sys/bus/pci/devices/0000:03:00.0/sriov_numvfs") == "7\n");
+    auto m = s.Get("/metrics")->body;
+    CHECK(Sample(m, "ptrec_drift") == 0);
+    CHECK(Sample(m, "ptrec_applies_total{trigger=\"auto\",result=\"success\"}") == 1);
+    json st = json::parse(s.Get("/v1/status")->body);
+    CHECK(st["auto_apply"]["last"] == "applied 9 action(s)");
+    CHECK(st["last_apply"]["applied"] == true);
+  }
+  SECTION("hiding a NIC that is up with an address: not applied, and /v1/status says why") {
+    Served s("dual-82576.yaml");
+    WriteText(s.desired_path, Example("82576-hide-port.yaml"));
+    s.opts.auto_apply = true;
+    s.Start();
+    CHECK(s.host.Link("sys/bus/pci/devices/0000:03:00.1/driver").find("igb") != std::string::npos);
+    auto m = s.Get("/metrics")->body;
+    CHECK(Sample(m, "ptrec_drift") == 1);
+    CHECK(Sample(m, "ptrec_applies_total{trigger=\"auto\",result=\"success\"}") == 0);
+    json st = json::parse(s.Get("/v1/status")->body);
+    INFO(st.dump(2));
+    CHECK(st["auto_apply"]["last"].get<std::string>().rfind("not applied: ", 0) == 0);
+    CHECK(st["auto_apply"]["last"].get<std::string>().find("disrupts") != std::string::npos);
+  }
+}
+
+TEST_CASE("serve: --tls-cert/--tls-key serve HTTPS; a bad key is refused at start", "[serve]") {
+  Served s("dual-82576.yaml");
+  WriteText(s.desired_path, "apiVersion: ptrec/v1\nkind: HostConfig\n");
+  std::string cert = s.tmp.Sub("cert.pem"), key = s.tmp.Sub("key.pem");
+  pid_t pid;
+  std::vector<std::string> args = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+                                   "-days", "1", "-keyout", key, "-out", cert};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+  REQUIRE(posix_spawnp(&pid, "openssl", &fa, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&fa);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(WEXITSTATUS(status) == 0);
+
+  s.opts.tls_cert = cert;
+  s.opts.tls_key = cert;  // not a key
+  serve::Agent bad(s.opts);
+  auto refused = serve::HttpServer::Make(bad);
+  REQUIRE(!refused);
+  CHECK(refused.error().message.find("TLS") != std::string::npos);
+
+  s.opts.tls_key = key;
+  s.Start();
+  httplib::SSLClient tls("127.0.0.1", s.port);
+  tls.enable_server_certificate_verification(false);
+  auto r = tls.Get("/readyz");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  auto plain = s.Get("/readyz");  // plain HTTP to the TLS port gets no HTTP answer
+  CHECK((!plain || plain->status != 200));
+}
+
 TEST_CASE("serve: the ptrec binary serves, reconciles on SIGHUP and stops on SIGTERM", "[serve]") {
   // Given `ptrec serve` on a sandbox with port 0, its log (stderr) in a file.
   SimHost host("dual-82576.yaml");
