@@ -165,7 +165,7 @@ void Agent::LoadSourceCacheLocked() {
   RealHostFs fs(opts_.host.root);
   auto text = fs.ReadFile(kSourceCache);
   if (!text) return;
-  auto parsed = schema::ParseDesired(*text, opts_.source_url + " (cached copy)");
+  auto parsed = schema::ParseDesired(*text, RedactUrl(opts_.source_url) + " (cached copy)");
   if (!parsed) return;
   parsed->text = *text;
   desired_ = std::move(*parsed);
@@ -208,7 +208,7 @@ void Agent::RefreshDesiredLocked() {
     source_last_success_ = Now();
     return;
   }
-  auto parsed = schema::ParseDesired(fetched->body, opts_.source_url);
+  auto parsed = schema::ParseDesired(fetched->body, fetcher_->url());
   if (!parsed) {
     desired_error_ = DiagnosticsText(parsed.error());
     CountError("source_invalid", "desired state from the source rejected, the last good one stays in force: " + desired_error_);
@@ -339,7 +339,7 @@ std::string Agent::StatusJson() const {
                  {"auto_apply", {{"enabled", opts_.auto_apply}, {"last", auto_apply_decision_}}},
                  {"apply_endpoint", opts_.allow_apply}};
   if (!opts_.source_url.empty())
-    status["source"] = {{"url", opts_.source_url},
+    status["source"] = {{"url", RedactUrl(opts_.source_url)},
                         {"etag", source_etag_},
                         {"last_success_at", source_last_success_},
                         {"error", source_error_.empty() ? json(nullptr) : json(source_error_)}};

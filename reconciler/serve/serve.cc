@@ -11,12 +11,16 @@
 
 #include "providers/host/host_fs.h"
 #include "reconciler/serve/http.h"
+#include "reconciler/serve/source.h"
 
 namespace ptrec::serve {
 
 Result<void> CheckServeOptions(const ServeOptions& o) {
   if (o.config_file.empty() == o.source_url.empty())
     return Fail(Code::kInvalid, "give the desired state with exactly one of --config FILE or --source URL");
+  if (!o.source_url.empty()) {
+    if (auto f = SourceFetcher::Make(o.source_url, o.source_ca_file, o.source_timeout); !f) return std::unexpected(f.error());
+  }
   if (o.allow_apply && o.token_file.empty())
     return Fail(Code::kInvalid, "--allow-apply needs --token-file FILE holding the bearer token");
   if (o.interval < std::chrono::milliseconds(100)) return Fail(Code::kInvalid, "--interval must be at least 100ms");
@@ -62,7 +66,7 @@ int RunServe(const ServeOptions& options) {
   auto listen = ParseListen(options.listen);
   spdlog::info("msg=\"listening\" address={} port={} tls={} apply_endpoint={} auto_apply={} root={} desired=\"{}\" interval_ms={}",
                listen->first, *port, !options.tls_cert.empty(), options.allow_apply, options.auto_apply, options.host.root,
-               options.config_file.empty() ? options.source_url : options.config_file, options.interval.count());
+               options.config_file.empty() ? RedactUrl(options.source_url) : options.config_file, options.interval.count());
   if (options.allow_apply && options.tls_cert.empty() && listen->first != "127.0.0.1" && listen->first != "::1" &&
       listen->first != "localhost")
     spdlog::warn("msg=\"the apply endpoint listens beyond loopback without TLS: the bearer token crosses the network in clear\"");

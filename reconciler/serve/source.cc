@@ -4,21 +4,29 @@
 
 namespace ptrec::serve {
 
+std::string RedactUrl(const std::string& url) {
+  size_t query = url.find('?');
+  return query == std::string::npos ? url : url.substr(0, query) + "?...";
+}
+
 Result<SourceFetcher> SourceFetcher::Make(const std::string& url, const std::string& ca_file,
                                           std::chrono::milliseconds timeout) {
   SourceFetcher f;
-  f.url_ = url;
+  f.url_ = RedactUrl(url);
   f.ca_file_ = ca_file;
   f.timeout_ = timeout;
   size_t scheme_end = url.find("://");
   std::string scheme = scheme_end == std::string::npos ? "" : url.substr(0, scheme_end);
   if (scheme != "http" && scheme != "https")
-    return Fail(Code::kInvalid, "--source " + url + ": give an http:// or https:// URL");
+    return Fail(Code::kInvalid, "--source " + RedactUrl(url) + ": give an http:// or https:// URL");
   size_t path_start = url.find('/', scheme_end + 3);
   f.scheme_host_port_ = url.substr(0, path_start);
   f.path_ = path_start == std::string::npos ? "/" : url.substr(path_start);
   if (f.scheme_host_port_.size() <= scheme_end + 3)
-    return Fail(Code::kInvalid, "--source " + url + ": the URL names no host");
+    return Fail(Code::kInvalid, "--source " + f.url_ + ": the URL names no host");
+  if (f.scheme_host_port_.find('@') != std::string::npos)
+    return Fail(Code::kInvalid, "--source: credentials in the URL (user:password@) are not supported: they would be "
+                                "logged; serve the document without them, or behind a token in the query string");
   return f;
 }
 
@@ -62,7 +70,7 @@ Result<FetchResult> SourceFetcher::Fetch(const std::string& etag) const {
         path = location;
       } else {
         auto next = Make(location, ca_file_, timeout_);
-        if (!next) return Fail(Code::kIo, "source " + url_ + " redirects to " + location + ", which is not http(s)");
+        if (!next) return Fail(Code::kIo, "source " + url_ + " redirects to " + RedactUrl(location) + ", which is not http(s)");
         origin = next->scheme_host_port_;
         path = next->path_;
       }

@@ -20,21 +20,27 @@ struct FetchResult {
 /// Fetches one URL again and again.
 class SourceFetcher {
  public:
-  /// \a url: "http://host[:port]/path" or "https://..."; \a ca_file: PEM bundle ("" = the
-  /// system's). Errors: kInvalid for a URL that is not http(s)://host...
+  /// \a url: "http://host[:port]/path[?query]" or "https://..."; \a ca_file: PEM bundle ("" =
+  /// the system's). Errors: kInvalid for a URL that is not http(s)://host..., or that carries
+  /// credentials (user:password@), which would end up in logs.
   static Result<SourceFetcher> Make(const std::string& url, const std::string& ca_file,
                                     std::chrono::milliseconds timeout);
+
+  /// The URL as shown in logs, errors, /v1/status and plans: RedactUrl(url).
+  const std::string& url() const { return url_; }
 
   /// GETs the URL, sending If-None-Match: \a etag when not empty. Errors (kIo): connection or
   /// TLS failure, timeout, an HTTP status other than 200/304 (named), a body over 4 MiB.
   Result<FetchResult> Fetch(const std::string& etag) const;
 
-  const std::string& url() const { return url_; }
-
  private:
   std::string url_, scheme_host_port_, path_, ca_file_;
   std::chrono::milliseconds timeout_{10000};
 };
+
+/// \a url without its query string (it may carry a token): "https://h/p?token=x" ->
+/// "https://h/p?...".
+std::string RedactUrl(const std::string& url);
 
 /// Largest desired-state document accepted from a source, in bytes.
 inline constexpr size_t kMaxSourceBytes = 4u << 20;

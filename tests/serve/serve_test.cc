@@ -631,6 +631,12 @@ TEST_CASE("serve: option checks and parsers", "[serve]") {
   CHECK(!serve::ConstantTimeEquals("abd", "abc"));
   CHECK(!serve::ConstantTimeEquals("abcabc", "abc"));
   CHECK(!serve::ConstantTimeEquals("", "abc"));
+  CHECK(serve::RedactUrl("https://git.example/raw/h.yaml?token=abc") == "https://git.example/raw/h.yaml?...");
+  CHECK(serve::RedactUrl("http://h/p.yaml") == "http://h/p.yaml");
+  auto with_credentials = serve::SourceFetcher::Make("https://bob:hunter2@git.example/h.yaml", "", 1s);
+  REQUIRE(!with_credentials);
+  CHECK(with_credentials.error().message.find("hunter2") == std::string::npos);
+  CHECK(!serve::SourceFetcher::Make("ftp://git.example/h.yaml", "", 1s));
 
   // The binary refuses what cannot work, before listening.
   ScopedTempDir tmp("serve-opts");
