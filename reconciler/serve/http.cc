@@ -187,6 +187,13 @@ void HttpServer::Routes() {
         JsonError(res, 405, req.method + " is not allowed");
         return HandlerResponse::Handled;
       }
+      // Without a body (`curl -X POST` sends no Content-Length, which the library would refuse
+      // with 400) there is nothing to read first: answer here. Bodies go through the library.
+      const std::string length = req.get_header_value("Content-Length");
+      if (!req.has_header("Transfer-Encoding") && (length.empty() || length == "0")) {
+        OtherMethods(req, res);
+        return HandlerResponse::Handled;
+      }
       return HandlerResponse::Unhandled;
     }
     if (path == "/v1/apply") return MethodNotAllowed(req, res, "POST");
@@ -213,14 +220,7 @@ void HttpServer::Routes() {
     return HandlerResponse::Handled;
   });
 
-  auto other = [this](const Request& req, Response& res) {
-    const std::string& path = req.path;
-    if (path == "/v1/apply" && req.method == "POST") return ApplyHandler(req, res);
-    if (path == "/v1/apply") return void(MethodNotAllowed(req, res, "POST"));
-    for (const char* known : {"/metrics", "/healthz", "/readyz", "/v1/state", "/v1/plan", "/v1/status"})
-      if (path == known) return void(MethodNotAllowed(req, res, "GET, HEAD"));
-    JsonError(res, 404, "no such endpoint: " + path);
-  };
+  auto other = [this](const Request& req, Response& res) { OtherMethods(req, res); };
   srv.Post(".*", other);
   srv.Put(".*", other);
   srv.Patch(".*", other);
@@ -244,6 +244,15 @@ void HttpServer::Routes() {
     spdlog::error("msg=\"request failed\" method={} path=\"{}\" error=\"{}\"", req.method, req.path, what);
     JsonError(res, 500, "internal error: " + what);
   });
+}
+
+void HttpServer::OtherMethods(const Request& req, Response& res) {
+  const std::string& path = req.path;
+  if (path == "/v1/apply" && req.method == "POST") return ApplyHandler(req, res);
+  if (path == "/v1/apply") return void(MethodNotAllowed(req, res, "POST"));
+  for (const char* known : {"/metrics", "/healthz", "/readyz", "/v1/state", "/v1/plan", "/v1/status"})
+    if (path == known) return void(MethodNotAllowed(req, res, "GET, HEAD"));
+  JsonError(res, 404, "no such endpoint: " + path);
 }
 
 void HttpServer::ApplyHandler(const Request& req, Response& res) {

@@ -64,6 +64,8 @@ class HttpServer {
  private:
   explicit HttpServer(Agent& agent);
   void Routes();
+  /// Every method but GET/HEAD: POST /v1/apply, else 405 on a known path, 404 elsewhere.
+  void OtherMethods(const httplib::Request& req, httplib::Response& res);
   void ApplyHandler(const httplib::Request& req, httplib::Response& res);
 
   Agent& agent_;

@@ -125,6 +125,24 @@ std::pair<int, std::string> Promtool(const std::string& text, const ScopedTempDi
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadText(out)};
 }
 
+// Sends \a request as is over a new connection to 127.0.0.1:\a port; returns the status line.
+std::string RawStatusLine(int port, const std::string& request) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string reply;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return reply.substr(0, reply.find("\r\n"));
+}
+
 }  // namespace
 
 TEST_CASE("serve: every endpoint answers from the last reconcile", "[serve]") {
@@ -316,6 +334,12 @@ TEST_CASE("serve: apply needs the bearer token; with it the plan is applied", "[
     CHECK(r->get_header_value("WWW-Authenticate").rfind("Bearer", 0) == 0);
   }
   CHECK(s.host.Read("sys/bus/pci/devices/0000:03:00.0/sriov_numvfs") == "0\n");
+
+  // `curl -X POST` sends no Content-Length: still an apply request (401 here), not a 400.
+  CHECK(RawStatusLine(s.port, "POST /v1/apply HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") ==
+        "HTTP/1.1 401 Unauthorized");
+  CHECK(RawStatusLine(s.port, "PUT /v1/plan HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n") ==
+        "HTTP/1.1 405 Method Not Allowed");
 
   // A fingerprint the host no longer has: 409, nothing changed.
   auto stale = s.PostApply(std::string("Bearer ") + kToken, "?fingerprint=0123456789abcdef");
