@@ -158,7 +158,7 @@ void Agent::ReconcileNow(const std::string& why) {
 
 void Agent::CountError(const std::string& kind, const std::string& message) {
   ++counters_.errors[kind];
-  spdlog::warn("msg=\"{}\" kind={}", message, kind);
+  spdlog::warn("msg=\"{}\" kind={}", EscapeLabelValue(message), kind);
 }
 
 void Agent::LoadSourceCacheLocked() {
@@ -259,7 +259,7 @@ void Agent::ReconcileLocked(const std::string& why) {
         }
       }
       if (!auto_apply_decision_.empty() && auto_apply_decision_.rfind("not applied", 0) == 0)
-        spdlog::info("msg=\"auto-apply skipped\" reason=\"{}\"", auto_apply_decision_.substr(13));
+        spdlog::info("msg=\"auto-apply skipped\" reason=\"{}\"", EscapeLabelValue(auto_apply_decision_.substr(13)));
     } else if (planned && opts_.auto_apply) {
       auto_apply_decision_ = "nothing to do";
     }
@@ -279,7 +279,7 @@ void Agent::ReconcileLocked(const std::string& why) {
                             plan.refused(), plan.reboot_required(), planned->state.devices.size());
     }
   }
-  if (!ok && !desired_) spdlog::warn("msg=\"reconcile without a desired state\" error=\"{}\"", last_error_);
+  if (!ok && !desired_) spdlog::warn("msg=\"reconcile without a desired state\" error=\"{}\"", EscapeLabelValue(last_error_));
   last_reconcile_ok_ = ok;
   (ok ? counters_.reconciles_ok : counters_.reconciles_failed)++;
   last_reconcile_time_ = Now();
@@ -375,7 +375,7 @@ ApiApplyOutcome Agent::Apply(const std::string& expected_fingerprint) {
                : e.code == Code::kStale ? ApiApplyOutcome::Kind::kStale
                                         : ApiApplyOutcome::Kind::kError;
     out.body = error_body(CodeName(e.code), e.message);
-    spdlog::warn("msg=\"apply not started\" code={} error=\"{}\"", CodeName(e.code), e.message);
+    spdlog::warn("msg=\"apply not started\" code={} error=\"{}\"", CodeName(e.code), EscapeLabelValue(e.message));
     if (out.kind == ApiApplyOutcome::Kind::kError) {
       std::lock_guard run(run_mu_);
       CountError("apply", "apply failed: " + e.message);

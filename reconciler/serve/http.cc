@@ -11,6 +11,7 @@
 
 #include "providers/host/host_fs.h"
 #include "reconciler/json_io.h"
+#include "reconciler/serve/metrics.h"
 
 namespace ptrec::serve {
 namespace {
@@ -241,7 +242,8 @@ void HttpServer::Routes() {
       what = e.what();
     } catch (...) {
     }
-    spdlog::error("msg=\"request failed\" method={} path=\"{}\" error=\"{}\"", req.method, req.path, what);
+    spdlog::error("msg=\"request failed\" method={} path=\"{}\" error=\"{}\"", req.method, EscapeLabelValue(req.path),
+                  EscapeLabelValue(what));
     JsonError(res, 500, "internal error: " + what);
   });
 }

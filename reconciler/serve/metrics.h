@@ -56,7 +56,8 @@ std::string RenderPlanMetrics(const Plan& plan, const HostState& host);
 /// applies_total{trigger,result}, errors_total{kind}.
 std::string RenderMetrics(const MetricsInput& in);
 
-/// Escapes a label value for the text format: backslash, double quote and newline.
+/// Escapes a label value for the text format: backslash, double quote and newline. The logs'
+/// quoted logfmt values use the same escaping.
 std::string EscapeLabelValue(const std::string& value);
 
 }  // namespace ptrec::serve

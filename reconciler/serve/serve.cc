@@ -11,6 +11,7 @@
 
 #include "providers/host/host_fs.h"
 #include "reconciler/serve/http.h"
+#include "reconciler/serve/metrics.h"
 #include "reconciler/serve/source.h"
 
 namespace ptrec::serve {
@@ -39,7 +40,7 @@ int RunServe(const ServeOptions& options) {
   spdlog::set_default_logger(logger);
 
   if (auto ok = CheckServeOptions(options); !ok) {
-    spdlog::error("msg=\"{}\"", ok.error().message);
+    spdlog::error("msg=\"{}\"", EscapeLabelValue(ok.error().message));
     return 1;
   }
   // Few malloc arenas: the agent is mostly idle, and each arena keeps freed memory resident.
@@ -55,12 +56,12 @@ int RunServe(const ServeOptions& options) {
   Agent agent(options);
   auto http = HttpServer::Make(agent);
   if (!http) {
-    spdlog::error("msg=\"{}\"", http.error().message);
+    spdlog::error("msg=\"{}\"", EscapeLabelValue(http.error().message));
     return 1;
   }
   auto port = (*http)->Bind();
   if (!port) {
-    spdlog::error("msg=\"{}\"", port.error().message);
+    spdlog::error("msg=\"{}\"", EscapeLabelValue(port.error().message));
     return 1;
   }
   auto listen = ParseListen(options.listen);
@@ -80,7 +81,7 @@ int RunServe(const ServeOptions& options) {
       if (sig == SIGHUP) {
         spdlog::info("msg=\"SIGHUP: reloading the token and reconciling\"");
         if (auto r = (*http)->ReloadToken(); !r)
-          spdlog::error("msg=\"token not reloaded, the old one stays: {}\"", r.error().message);
+          spdlog::error("msg=\"token not reloaded, the old one stays: {}\"", EscapeLabelValue(r.error().message));
         agent.Trigger("SIGHUP");
         continue;
       }
