@@ -500,6 +500,28 @@ TEST_CASE("serve: a bad source document is rejected and the last good one stays 
   source_thread.join();
 }
 
+TEST_CASE("serve: started while the source is down, the agent plans with the kept document", "[serve]") {
+  // Given a document kept from an earlier run and a source nobody listens on.
+  Served s("dual-82576.yaml");
+  RealHostFs fs(s.host.root());
+  REQUIRE(fs.WriteFileAtomic("var/lib/ptrec/serve/source.yaml", Example("82576-vfs.yaml")));
+  REQUIRE(fs.WriteFileAtomic("var/lib/ptrec/serve/source.etag", "\"v7\"\n"));
+  httplib::Server nobody;
+  int dead_port = nobody.bind_to_any_port("127.0.0.1");  // bound, never listening: refused
+  nobody.stop();
+  s.opts.config_file.clear();
+  s.opts.source_url = "http://127.0.0.1:" + std::to_string(dead_port) + "/h.yaml?token=secret";
+  s.opts.source_timeout = 1s;
+  s.Start();
+  CHECK(s.Get("/readyz")->status == 200);
+  CHECK(json::parse(s.Get("/v1/plan")->body)["actions"].size() == 9);
+  json st = json::parse(s.Get("/v1/status")->body);
+  CHECK(st["source"]["etag"] == "\"v7\"");
+  CHECK(st["source"]["url"].get<std::string>().find("secret") == std::string::npos);
+  CHECK(!st["source"]["error"].is_null());
+  CHECK(Sample(s.Get("/metrics")->body, "ptrec_errors_total{kind=\"source_unreachable\"}") == 1);
+}
+
 TEST_CASE("serve: promtool check metrics accepts /metrics", "[serve]") {
   Served s("dual-82576.yaml");
   WriteText(s.desired_path, Example("82576-vfs.yaml"));
