@@ -106,23 +106,38 @@ struct Served {
 
 std::string Example(const std::string& name) { return ReadText(SourcePath("examples/" + name)); }
 
-// Runs `promtool check metrics` with \a text on its standard input; returns {exit code, output}.
-std::pair<int, std::string> Promtool(const std::string& text, const ScopedTempDir& tmp) {
-  std::string in = tmp.Sub("metrics.txt"), out = tmp.Sub("promtool.out");
-  WriteText(in, text);
+// Starts \a args (args[0] looked up in PATH) with stdin from \a in, stdout to \a out and stderr
+// to \a err (files; "/dev/null" to drop); returns the pid, or -1 when it cannot start.
+pid_t Spawn(std::vector<std::string> args, const std::string& in, const std::string& out, const std::string& err) {
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, in.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  const char* argv[] = {"promtool", "check", "metrics", nullptr};
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid;
-  int rc = posix_spawnp(&pid, "promtool", &fa, nullptr, const_cast<char**>(argv), environ);
+  int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) return {-1, "promtool not found (Debian package prometheus; scripts/install-deps installs it)"};
+  return rc == 0 ? pid : -1;
+}
+
+// Waits for \a pid; its exit status, or -1 when it did not exit normally.
+int ExitStatus(pid_t pid) {
   int status = 0;
-  waitpid(pid, &status, 0);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, ReadText(out)};
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Runs `promtool check metrics` with \a text on its standard input; returns {exit code, output}.
+std::pair<int, std::string> Promtool(const std::string& text, const ScopedTempDir& tmp) {
+  std::string in = tmp.Sub("metrics.txt"), out = tmp.Sub("promtool.out");
+  WriteText(in, text);
+  pid_t pid = Spawn({"promtool", "check", "metrics"}, in, out, out + ".err");
+  if (pid < 0) return {-1, "promtool not found (Debian package prometheus; scripts/install-deps installs it)"};
+  int code = ExitStatus(pid);
+  return {code, ReadText(out) + ReadText(out + ".err")};
 }
 
 // Sends \a request as is over a new connection to 127.0.0.1:\a port; returns the status line.
@@ -572,20 +587,11 @@ TEST_CASE("serve: --tls-cert/--tls-key serve HTTPS; a bad key is refused at star
   Served s("dual-82576.yaml");
   WriteText(s.desired_path, "apiVersion: ptrec/v1\nkind: HostConfig\n");
   std::string cert = s.tmp.Sub("cert.pem"), key = s.tmp.Sub("key.pem");
-  pid_t pid;
-  std::vector<std::string> args = {"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-                                   "-days", "1", "-keyout", key, "-out", cert};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-  REQUIRE(posix_spawnp(&pid, "openssl", &fa, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&fa);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  REQUIRE(WEXITSTATUS(status) == 0);
+  pid_t pid = Spawn({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                     "-keyout", key, "-out", cert},
+                    "/dev/null", "/dev/null", "/dev/null");
+  REQUIRE(pid > 0);
+  REQUIRE(ExitStatus(pid) == 0);
 
   s.opts.tls_cert = cert;
   s.opts.tls_key = cert;  // not a key
@@ -611,18 +617,10 @@ TEST_CASE("serve: the ptrec binary serves, reconciles on SIGHUP and stops on SIG
   ScopedTempDir tmp("serve-bin");
   WriteText(tmp.Sub("host.yaml"), Example("82576-vfs.yaml"));
   std::string log = tmp.Sub("serve.log");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<std::string> args = {PTREC_BINARY, "serve", "--root", host.root(), "--config", tmp.Sub("host.yaml"),
-                                   "--listen", "127.0.0.1:0", "--interval", "1h"};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  REQUIRE(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ) == 0);
-  posix_spawn_file_actions_destroy(&fa);
+  pid_t pid = Spawn({PTREC_BINARY, "serve", "--root", host.root(), "--config", tmp.Sub("host.yaml"), "--listen",
+                     "127.0.0.1:0", "--interval", "1h"},
+                    "/dev/null", "/dev/null", log);
+  REQUIRE(pid > 0);
 
   auto wait_for = [&](const std::string& needle) {
     auto deadline = std::chrono::steady_clock::now() + 10s;
@@ -652,10 +650,7 @@ TEST_CASE("serve: the ptrec binary serves, reconciles on SIGHUP and stops on SIG
 
   // SIGTERM: stops and exits 0.
   ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(ExitStatus(pid) == 0);
   CHECK(ReadText(log).find("msg=\"stopped\"") != std::string::npos);
 }
 
