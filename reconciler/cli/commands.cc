@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -164,6 +165,21 @@ Plan MakePlan(const DesiredState& desired, HostState& state, const HostFs& fs) {
   return plan;
 }
 
+// Runs \a plan on \a host through every provider, journaled; \a on_step may be empty.
+ApplyResult Execute(Host& host, HostState& state, const Plan& plan, int jobs,
+                    std::function<void(const Action&, const StepOutcome&)> on_step) {
+  state::LedgerBook ledger(*host.fs, state.ledger);
+  state::FileJournal journal(*host.fs);
+  binding::BindingProvider binder(*host.fs, ledger);
+  sriov::SriovProvider sriov(*host.fs, ledger);
+  modules::ModuleProvider modules(*host.fs, *host.runner);
+  persist::OwnedFileProvider files(*host.fs, *host.runner);
+  bootloader::BootloaderProvider boot(*host.fs, *host.runner);
+  Executor executor({&boot, &files, &modules, &sriov, &binder}, &journal, jobs);
+  if (on_step) executor.set_on_step(std::move(on_step));
+  return executor.Run(plan);
+}
+
 // The desired state with its text, read once more from \a path when the parser kept none.
 void KeepText(DesiredState& desired, const std::string& path) {
   if (!desired.text.empty() || path == "-") return;
@@ -321,24 +337,16 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
     }
   }
 
-  state::LedgerBook ledger(*host->fs, state->ledger);
-  state::FileJournal journal(*host->fs);
-  binding::BindingProvider binder(*host->fs, ledger);
-  sriov::SriovProvider sriov(*host->fs, ledger);
-  modules::ModuleProvider modules(*host->fs, *host->runner);
-  persist::OwnedFileProvider files(*host->fs, *host->runner);
-  bootloader::BootloaderProvider boot(*host->fs, *host->runner);
-  Executor executor({&boot, &files, &modules, &sriov, &binder}, &journal, opts.jobs);
   if (!opts.json) std::cout << "\n";
+  std::function<void(const Action&, const StepOutcome&)> progress;
   if (opts.terminal && !opts.json) {
     // Progress as steps finish (in completion order); the report below is in plan order.
-    size_t finished = 0;
-    executor.set_on_step([&, total = plan.actions.size()](const Action& a, const StepOutcome& s) {
+    progress = [finished = size_t{0}, total = plan.actions.size()](const Action& a, const StepOutcome& s) mutable {
       std::cout << "  … [" << ++finished << "/" << total << "] " << StepStatusName(s.status) << " " << a.subject()
                 << "\n" << std::flush;
-    });
+    };
   }
-  ApplyResult result = executor.Run(plan);
+  ApplyResult result = Execute(*host, *state, plan, opts.jobs, std::move(progress));
   if (opts.json) std::cout << ApplyToJson(plan, result, source).dump(2) << "\n";
   else std::cout << RenderApply(plan, result, ColorFor(opts));
   return result.ok ? kExitOk : kExitError;
@@ -362,6 +370,50 @@ int RunSandboxCreate(const std::string& spec_file, const std::string& out_dir) {
   std::cout << "Sandbox host from " << spec_file << " built in " << out_dir << ".\nTry: ptrec show --root " << out_dir
             << "\n";
   return kExitOk;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Building blocks for `ptrec serve` (reconciler/serve/)
+// ---------------------------------------------------------------------------------------------
+
+Result<HostPlan> DiscoverAndPlan(const HostOptions& opts, DesiredState desired) {
+  auto host = OpenHost(opts, false);
+  if (!host) return std::unexpected(host.error());
+  pci::DiscoverOptions discover = OptionsFor(desired);
+  discover.display_facts = true;  // one discovery serves `show --json` and the plan
+  auto state = pci::DiscoverHost(*host->fs, discover);
+  if (!state) return std::unexpected(state.error());
+  HostPlan out;
+  out.plan = MakePlan(desired, *state, *host->fs);
+  AddJournalFinding(*host->fs, out.plan);
+  out.state = std::move(*state);
+  return out;
+}
+
+Result<AppliedPlan> ApplyDesired(const HostOptions& opts, const DesiredState& desired,
+                                 const std::string& expected_fingerprint) {
+  auto host = OpenHost(opts, true);
+  if (!host) return std::unexpected(host.error());
+  auto lock = state::ApplyLock::Acquire(*host->fs, opts.root);
+  if (!lock) return std::unexpected(lock.error());
+  auto state = pci::DiscoverHost(*host->fs, OptionsFor(desired));
+  if (!state) return std::unexpected(state.error());
+  if (!expected_fingerprint.empty() && expected_fingerprint != state->Fingerprint())
+    return Fail(Code::kStale, "the host changed since the plan with fingerprint " + expected_fingerprint +
+                                  " was made (now " + state->Fingerprint() + "); fetch the plan again");
+  AppliedPlan out;
+  out.plan = MakePlan(desired, *state, *host->fs);
+  AddJournalFinding(*host->fs, out.plan);
+  if (out.plan.refused()) {
+    out.result.error = Error{Code::kRefused, "the plan has refusals (see findings); nothing was changed"};
+    return out;
+  }
+  if (!out.plan.has_changes()) {
+    out.result.ok = true;
+    return out;
+  }
+  out.result = Execute(*host, *state, out.plan, opts.jobs, {});
+  return out;
 }
 
 }  // namespace ptrec::cli

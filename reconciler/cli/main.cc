@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "reconciler/cli/commands.h"
+#include "reconciler/serve/serve.h"
 
 namespace {
 
@@ -81,6 +82,28 @@ int main(int argc, char** argv) {
   create->add_option("spec", spec_file, "Host spec YAML")->required()->check(CLI::ExistingFile);
   create->add_option("dir", sandbox_dir, "New directory to build it in")->required();
 
+  ptrec::serve::ServeOptions serve_opts;
+  std::string interval = "60s", source_timeout = "10s";
+  auto* serve = app.add_subcommand("serve", "Node agent: keep planning against the desired state; metrics and JSON over HTTP");
+  serve->add_option("--root", host.root, "Host root: / (the live host) or a snapshot/sandbox directory")->capture_default_str();
+  auto* serve_config = serve->add_option("-c,--config", serve_opts.config_file, "Desired-state YAML (re-read when it changes)");
+  auto* serve_source = serve->add_option("--source", serve_opts.source_url, "http(s) URL of the desired-state YAML (ETag-aware)");
+  serve_config->excludes(serve_source);
+  serve->add_option("--source-ca", serve_opts.source_ca_file, "CA bundle (PEM) for an https --source")->check(CLI::ExistingFile);
+  serve->add_option("--source-timeout", source_timeout, "Connect/read timeout for --source")->capture_default_str();
+  serve->add_option("--listen", serve_opts.listen, "HOST:PORT to serve on (loopback by default; port 0: any)")->capture_default_str();
+  serve->add_option("--interval", interval, "Time between reconciles (e.g. 60s, 500ms, 5m)")->capture_default_str();
+  serve->add_flag("--auto-apply", serve_opts.auto_apply, "Apply plans that need no reboot and disrupt nothing, unattended");
+  serve->add_flag("--allow-apply", serve_opts.allow_apply, "Enable POST /v1/apply (needs --token-file)");
+  serve->add_option("--token-file", serve_opts.token_file, "File holding the bearer token for POST /v1/apply (re-read on SIGHUP)");
+  serve->add_option("--tls-cert", serve_opts.tls_cert, "PEM certificate: serve HTTPS")->check(CLI::ExistingFile);
+  serve->add_option("--tls-key", serve_opts.tls_key, "PEM private key for --tls-cert")->check(CLI::ExistingFile);
+  serve->add_option("--http-threads", serve_opts.http_threads, "HTTP worker threads (one per open connection)")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 256));
+  serve->add_flag("--simulate", host.simulate, "Applies on a snapshot/sandbox root get the simulated kernel's reactions");
+  serve->add_option("-j,--jobs", host.jobs, "Apply: PFs or devices configured at once")->capture_default_str()->check(CLI::Range(1, 64));
+
   try {
     app.parse(TerraformCompatibleArgs(argc, argv));
   } catch (const CLI::ParseError& e) {
@@ -101,5 +124,17 @@ int main(int argc, char** argv) {
   if (*validate) return RunValidate(desired_file, host.json);
   if (*snapshot) return RunSnapshot(host, snapshot_dir);
   if (*create) return RunSandboxCreate(spec_file, sandbox_dir);
+  if (*serve) {
+    auto every = ptrec::serve::ParseDuration(interval);
+    auto timeout = ptrec::serve::ParseDuration(source_timeout);
+    if (!every || !timeout) {
+      std::fprintf(stderr, "ptrec serve: %s\n", (!every ? every.error() : timeout.error()).message.c_str());
+      return kExitError;
+    }
+    serve_opts.interval = *every;
+    serve_opts.source_timeout = *timeout;
+    serve_opts.host = host;
+    return ptrec::serve::RunServe(serve_opts);
+  }
   return kExitError;
 }
