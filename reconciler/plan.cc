@@ -517,22 +517,11 @@ class Planner {
       if (d->is_vf() && recreated_pfs_.count(*d->physfn)) continue;  // removed by this plan
       // The PF's entry was refused: its VFs stay as they are rather than being given back.
       if (d->is_vf() && frozen_pfs_.count(*d->physfn)) continue;
-      if (d->driver != b.driver && d->driver == b.original_driver && d->driver_override == b.original_override) {
-        // A hide that waited for a boot which has not come: the device never left its driver.
-        // The release only forgets it (the binding provider moves nothing).
-        Action a;
-        a.kind = ActionKind::kRelease;
-        a.phase = Phase::kRelease;
-        a.device = b.bdf;
-        a.driver = b.original_driver;
-        a.driver_override = b.original_override;
-        a.before = DriverOrNone(d->driver);
-        a.after = DriverOrNone(b.original_driver);
-        a.reason = "no longer in the desired state; its " + b.driver + " binding waited for a boot and never took effect: ptrec forgets it";
-        AddAction(std::move(a));
-        continue;
-      }
-      if (d->driver != b.driver) {
+      // A hide that waited for a boot which has not come: the device never left its driver,
+      // and the release only forgets it (the binding provider moves nothing).
+      const bool never_moved =
+          d->driver != b.driver && d->driver == b.original_driver && d->driver_override == b.original_override;
+      if (d->driver != b.driver && !never_moved) {
         Warn(b.bdf.str(), b.bdf.str() + " was bound to " + b.driver + " by ptrec but is on " + DriverOrNone(d->driver) +
                               " now; ptrec leaves it as it is");
         continue;
@@ -543,9 +532,11 @@ class Planner {
       a.device = b.bdf;
       a.driver = b.original_driver;
       a.driver_override = b.original_override;
-      a.before = b.driver;
+      a.before = DriverOrNone(d->driver);
       a.after = DriverOrNone(b.original_driver);
-      a.reason = "no longer in the desired state: back to the driver it had before ptrec";
+      a.reason = never_moved ? "no longer in the desired state; its " + b.driver +
+                                   " binding waited for a boot and never took effect: ptrec forgets it"
+                             : "no longer in the desired state: back to the driver it had before ptrec";
       AddAction(std::move(a));
     }
   }
