@@ -469,7 +469,7 @@ class Planner {
 
   void PlanBindings() {
     for (const auto& [bdf, w] : wants_) {
-      if (w.deferred) continue;
+      if (w.deferred && w.vf) continue;
       Action a;
       a.kind = ActionKind::kBind;
       a.phase = Phase::kBind;
@@ -490,6 +490,19 @@ class Planner {
       if (d->driver == w.driver && d->driver_override == w.driver) continue;
       a.device = bdf;
       a.before = DriverOrNone(d->driver);
+      if (w.deferred) {
+        // The udev rule binds it at the boot that turns the IOMMU on; this action only
+        // records its driver and override now, so that dropping the entry later (before or
+        // after that boot) gives it back at once.
+        const Ledger::Binding* owned = host_.ledger.FindBinding(bdf);
+        if (owned && owned->driver == w.driver) continue;  // recorded by an earlier apply
+        a.reboot_required = true;
+        a.reason += "; bound at the boot that turns the IOMMU on (udev rule); ptrec records " +
+                    DriverOrNone(d->driver) + " now to give it back";
+        a.disrupts = Disruptions(*d);
+        AddAction(std::move(a));
+        continue;
+      }
       if (d->driver == w.driver) a.reason += "; set driver_override so it stays there";
       a.disrupts = Disruptions(*d);
       AddAction(std::move(a));
@@ -504,7 +517,11 @@ class Planner {
       if (d->is_vf() && recreated_pfs_.count(*d->physfn)) continue;  // removed by this plan
       // The PF's entry was refused: its VFs stay as they are rather than being given back.
       if (d->is_vf() && frozen_pfs_.count(*d->physfn)) continue;
-      if (d->driver != b.driver) {
+      // A hide that waited for a boot which has not come: the device never left its driver,
+      // and the release only forgets it (the binding provider moves nothing).
+      const bool never_moved =
+          d->driver != b.driver && d->driver == b.original_driver && d->driver_override == b.original_override;
+      if (d->driver != b.driver && !never_moved) {
         Warn(b.bdf.str(), b.bdf.str() + " was bound to " + b.driver + " by ptrec but is on " + DriverOrNone(d->driver) +
                               " now; ptrec leaves it as it is");
         continue;
@@ -515,9 +532,11 @@ class Planner {
       a.device = b.bdf;
       a.driver = b.original_driver;
       a.driver_override = b.original_override;
-      a.before = b.driver;
+      a.before = DriverOrNone(d->driver);
       a.after = DriverOrNone(b.original_driver);
-      a.reason = "no longer in the desired state: back to the driver it had before ptrec";
+      a.reason = never_moved ? "no longer in the desired state; its " + b.driver +
+                                   " binding waited for a boot and never took effect: ptrec forgets it"
+                             : "no longer in the desired state: back to the driver it had before ptrec";
       AddAction(std::move(a));
     }
   }
@@ -526,7 +545,7 @@ class Planner {
     std::map<std::string, int> loads;
     for (size_t i = 0; i < plan_.actions.size(); ++i) {
       const Action& a = plan_.actions[i];
-      if (a.kind != ActionKind::kBind || host_.loaded_drivers.count(a.driver)) continue;
+      if (a.kind != ActionKind::kBind || a.reboot_required || host_.loaded_drivers.count(a.driver)) continue;
       auto it = loads.find(a.driver);
       if (it == loads.end()) {
         std::string module = ModuleName(a.driver);

@@ -100,6 +100,24 @@ Result<void> BindingProvider::Move(Bdf bdf, const std::string& from_driver, cons
   return {};
 }
 
+namespace {
+
+// The release that undoes \a action on \a bdf, found on \a driver with \a override_value.
+Action UndoOfBind(const Action& action, Bdf bdf, const std::string& driver, const std::string& override_value) {
+  Action undo;
+  undo.kind = ActionKind::kRelease;
+  undo.phase = Phase::kRelease;
+  undo.device = bdf;
+  undo.driver = driver;
+  undo.driver_override = override_value;
+  undo.before = action.driver;
+  undo.after = OrNone(driver);
+  undo.reason = "rollback of bind " + bdf.str();
+  return undo;
+}
+
+}  // namespace
+
 Result<std::vector<Action>> BindingProvider::Bind(const Action& action) {
   Bdf bdf = action.device;
   if (action.vf) {
@@ -115,6 +133,13 @@ Result<std::vector<Action>> BindingProvider::Bind(const Action& action) {
   // Interface names vanish with the host driver; keep them for `interface:` selectors.
   std::vector<std::string> interfaces = fs_.ListDir(paths::PciDeviceAttr(bdf, "net")).value_or(std::vector<std::string>{});
 
+  // Bound at the next boot (ptrec's udev rule sets driver_override as the device appears):
+  // record the driver and override it has now, move nothing. Its undo forgets the record.
+  if (action.reboot_required) {
+    if (auto rec = ledger_.RecordBinding(bdf, action.driver, *driver, *override_value, interfaces); !rec)
+      return std::unexpected(rec.error());
+    return std::vector<Action>{UndoOfBind(action, bdf, *driver, *override_value)};
+  }
   if (auto moved = Move(bdf, *driver, action.driver, action.driver, false); !moved) {
     // Put back what this action changed before reporting the failure.
     auto now = pci::ReadDriver(fs_, bdf);
@@ -124,16 +149,7 @@ Result<std::vector<Action>> BindingProvider::Bind(const Action& action) {
   if (auto rec = ledger_.RecordBinding(bdf, action.driver, *driver, *override_value, interfaces); !rec)
     return std::unexpected(rec.error());
 
-  Action undo;
-  undo.kind = ActionKind::kRelease;
-  undo.phase = Phase::kRelease;
-  undo.device = bdf;
-  undo.driver = *driver;
-  undo.driver_override = *override_value;
-  undo.before = action.driver;
-  undo.after = OrNone(*driver);
-  undo.reason = "rollback of bind " + bdf.str();
-  return std::vector<Action>{undo};
+  return std::vector<Action>{UndoOfBind(action, bdf, *driver, *override_value)};
 }
 
 Result<std::vector<Action>> BindingProvider::Release(const Action& action) {
@@ -146,7 +162,25 @@ Result<std::vector<Action>> BindingProvider::Release(const Action& action) {
   }
   auto override_value = pci::ReadDriverOverride(fs_, bdf);
   if (!override_value) return std::unexpected(override_value.error());
-  if (*driver != action.driver || *override_value != action.driver_override) {
+  if (*driver == action.driver && *override_value == action.driver_override) {
+    // Nothing to move (a hide that waited for a boot that has not come): forget the record;
+    // the undo records it again.
+    Ledger before = ledger_.ledger();
+    const Ledger::Binding* owned = before.FindBinding(bdf);
+    if (auto f = ledger_.ForgetBinding(bdf); !f) return std::unexpected(f.error());
+    if (!owned) return std::vector<Action>{};
+    Action undo;
+    undo.kind = ActionKind::kBind;
+    undo.phase = Phase::kBind;
+    undo.device = bdf;
+    undo.driver = owned->driver;
+    undo.reboot_required = true;
+    undo.before = OrNone(*driver);
+    undo.after = owned->driver;
+    undo.reason = "rollback of release " + bdf.str();
+    return std::vector<Action>{undo};
+  }
+  {
     if (auto moved = Move(bdf, *driver, action.driver, action.driver_override, true); !moved) {
       auto now = pci::ReadDriver(fs_, bdf);
       (void)Move(bdf, now.value_or(""), *driver, *override_value, true);

@@ -30,9 +30,11 @@ class BindingProvider : public Provider {
   }
 
   /// kBind: moves the device (a VfRef is resolved through the PF's virtfnN link) to
-  /// action.driver and verifies the `driver` link; undo = kRelease to what it had.
+  /// action.driver and verifies the `driver` link; undo = kRelease to what it had. With
+  /// reboot_required (bound at the next boot by ptrec's udev rule) it only records the
+  /// driver and override found, so a later release gives them back.
   /// kRelease: restores action.driver_override and action.driver; a device that no longer
-  /// exists is already released. Undo = kBind back.
+  /// exists is already released, and one already on them is only forgotten. Undo = kBind back.
   /// Errors: kNotFound (device or VF missing), the kernel's errno for a refused write,
   /// kVerifyFailed when the device ends on another driver (the action's own writes are undone).
   Result<std::vector<Action>> Apply(const Action& action) override;

@@ -3,9 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <functional>
+#include <array>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -106,6 +107,9 @@ pci::DiscoverOptions OptionsFor(const DesiredState& desired) {
   for (const auto& m : desired.modules) o.module_params_of.insert(m.name);
   return o;
 }
+
+// Bootloader values by enum order, as kernelArgs.bootloader spells them (plan files).
+constexpr std::array<std::string_view, 4> kBootloaderNames = {"auto", "grub", "grubby", "kernel-install"};
 
 Color ColorFor(const HostOptions& opts) { return opts.color ? Color::kYes : Color::kNo; }
 
@@ -250,6 +254,8 @@ int RunPlan(const HostOptions& opts, const std::string& desired_file, const std:
     json doc = PlanToJson(plan, desired->source);
     // The modules whose running parameters the fingerprint covers: `apply FILE` reads the same.
     doc["fingerprint_modules"] = OptionsFor(*desired).module_params_of;
+    // The bootloader whose text the fingerprint covers (kernelArgs only): `apply FILE` reads it.
+    if (desired->kernel_args) doc["fingerprint_bootloader"] = std::string(kBootloaderNames[static_cast<size_t>(desired->kernel_args->bootloader)]);
     out << doc.dump(2) << "\n";
     if (!out) return ReportError(opts, Error{Code::kIo, "cannot write the plan to " + out_file});
   }
@@ -304,6 +310,12 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
     plan = std::move(*loaded);
     source = doc.value("source", plan_file);
     (void)persist::ObservePersistence(*host->fs, *state);  // owned files are in the fingerprint
+    if (auto b = doc.find("fingerprint_bootloader"); b != doc.end() && b->is_string()) {  // and the bootloader text
+      auto known = std::find(kBootloaderNames.begin(), kBootloaderNames.end(), b->get<std::string>());
+      if (known == kBootloaderNames.end())
+        return ReportError(opts, Error{Code::kInvalid, plan_file + ": unknown fingerprint_bootloader " + b->dump()});
+      bootloader::ObserveBoot(*host->fs, static_cast<Bootloader>(known - kBootloaderNames.begin()), *state);
+    }
     if (plan.fingerprint != state->Fingerprint())
       return ReportError(opts, Error{Code::kStale, "the plan in " + plan_file + " is stale: the host changed since it was made (fingerprint " +
                                                        plan.fingerprint + ", now " + state->Fingerprint() +

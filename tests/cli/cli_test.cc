@@ -268,7 +268,7 @@ namespace ptrec::testing {
 TEST_CASE("cli: turning the IOMMU on edits GRUB, defers vfio-pci and reports the pending reboot", "[cli]") {
   // Given the no-IOMMU host with a Debian /etc/default/grub, when the desired state adds
   // intel_iommu=on iommu=pt and hides its spare NIC, then: the plan edits GRUB (reboot
-  // required) and binds nothing now; apply writes the file (with a backup) and records
+  // required) and binds nothing now (its bind is reboot_required); apply writes the file (with a backup) and records
   // update-grub; the next plan has no action and still says a reboot is pending.
   Sandbox box("no-iommu");
   std::filesystem::create_directories(box.root + "/etc/default");
@@ -287,10 +287,14 @@ TEST_CASE("cli: turning the IOMMU on edits GRUB, defers vfio-pci and reports the
   INFO(plan.out << plan.err);
   REQUIRE(plan.exit_code == 2);
   json j = json::parse(plan.out);
-  REQUIRE(j["actions"].size() == 1);
+  REQUIRE(j["actions"].size() == 2);
   CHECK(j["actions"][0]["kind"] == "edit_bootloader");
   CHECK(j["actions"][0]["reboot_required"] == true);
   CHECK(j["actions"][0]["commands"] == json::array({json::array({"update-grub"})}));
+  // The bind only records e1000e for the ledger; the boot's udev rule moves the device.
+  CHECK(j["actions"][1]["kind"] == "bind");
+  CHECK(j["actions"][1]["device"] == "0000:02:00.0");
+  CHECK(j["actions"][1]["reboot_required"] == true);
   CHECK(j["reboot_required"] == true);
   Run apply = box.Apply(box.tmp.Sub("on.yaml"));
   INFO(apply.out << apply.err);

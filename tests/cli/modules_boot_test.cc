@@ -187,9 +187,10 @@ TEST_CASE("example host: iommu-on plans a GRUB edit on dual-82576 (files: in the
 
 TEST_CASE("example host: no-iommu-on turns the IOMMU on for the next boot", "[cli][bootloader]") {
   // Given the no-iommu host (no groups, GRUB without intel_iommu=on), when
-  // examples/no-iommu-on.yaml is planned, then the GRUB edit is reboot_required, no bind is
-  // planned (vfio-pci waits for the boot) and the plan says reboot required; after apply the
-  // next plan has no action and still says the reboot is pending.
+  // examples/no-iommu-on.yaml is planned, then the GRUB edit is reboot_required, the only bind
+  // is reboot_required too (vfio-pci waits for the boot; it records e1000e) and the plan says
+  // reboot required; after apply the next plan has no action and still says the reboot is
+  // pending.
   ScopedTempDir tmp("noiommu");
   std::string root = tmp.Sub("host");
   REQUIRE(RunPtrec({"sandbox", "create", SourcePath("examples/hosts/no-iommu.yaml"), root}).exit_code == 0);
@@ -202,7 +203,11 @@ TEST_CASE("example host: no-iommu-on turns the IOMMU on for the next boot", "[cl
   REQUIRE(edits.size() == 1);
   CHECK(edits[0]["reboot_required"] == true);
   CHECK(edits[0]["commands"] == json::parse(R"([["update-grub"]])"));
-  CHECK(ActionsOf(j, "bind").empty());
+  json binds = ActionsOf(j, "bind");
+  REQUIRE(binds.size() == 1);
+  CHECK(binds[0]["device"] == "0000:02:00.0");
+  CHECK(binds[0]["reboot_required"] == true);
+  CHECK(ActionsOf(j, "load_module").empty());
   CHECK(j["reboot_required"] == true);
   Run apply = RunPtrec({"apply", "-f", desired, "--root", root, "--simulate", "--auto-approve"});
   INFO(apply.out << apply.err);
@@ -212,6 +217,132 @@ TEST_CASE("example host: no-iommu-on turns the IOMMU on for the next boot", "[cl
   json k = json::parse(again.out);
   CHECK(k["actions"].empty());
   CHECK(k["reboot_required"] == true);
+}
+
+namespace {
+
+// Reads root/rel whole; "<missing>" when it cannot be read.
+std::string ReadUnder(const std::string& root, const std::string& rel) {
+  std::ifstream in(root + "/" + rel);
+  if (!in) return "<missing>";
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string DriverUnder(const std::string& root, const std::string& bdf) {
+  std::error_code ec;
+  auto link = std::filesystem::read_symlink(root + "/sys/bus/pci/devices/" + bdf + "/driver", ec);
+  return ec ? "" : link.filename().string();
+}
+
+}  // namespace
+
+TEST_CASE("example host: a hide deferred to the boot is in the ledger and given back when dropped", "[cli][bootloader]") {
+  // Given the no-iommu host after `apply examples/no-iommu-on.yaml` (02:00.0 still on e1000e,
+  // its vfio-pci binding left to the boot's udev rule), then state.json records it with its
+  // original driver e1000e and no override. Dropping the hide before the reboot forgets it
+  // (nothing moves, no warning). Dropping it after the boot that put it on vfio-pci (the same
+  // host with the IOMMU on, 02:00.0 on vfio-pci with driver_override vfio-pci, and the ledger
+  // carried) gives it back to e1000e at once, override cleared, and empties the ledger.
+  ScopedTempDir tmp("deferledger");
+  std::string root = tmp.Sub("host");
+  std::string spec_file = SourcePath("examples/hosts/no-iommu.yaml");
+  REQUIRE(RunPtrec({"sandbox", "create", spec_file, root}).exit_code == 0);
+  std::string desired = SourcePath("examples/no-iommu-on.yaml");
+  std::string dropped = tmp.Sub("dropped.yaml");
+  std::ofstream(dropped) << "apiVersion: ptrec/v1\nkind: HostConfig\nkernelArgs:\n  present: [intel_iommu=on, iommu=pt]\n";
+  auto apply = [&](const std::string& host, const std::string& d) {
+    Run r = RunPtrec({"apply", "--json", "-f", d, "--root", host, "--simulate", "--auto-approve"});
+    INFO(r.out << r.err);
+    REQUIRE(r.exit_code == 0);
+    return json::parse(r.out);
+  };
+  apply(root, desired);
+  CHECK(DriverUnder(root, "0000:02:00.0") == "e1000e");
+  json ledger = json::parse(ReadUnder(root, "var/lib/ptrec/state.json"));
+  REQUIRE(ledger["bindings"].size() == 1);
+  CHECK(ledger["bindings"][0]["bdf"] == "0000:02:00.0");
+  CHECK(ledger["bindings"][0]["driver"] == "vfio-pci");
+  CHECK(ledger["bindings"][0]["original_driver"] == "e1000e");
+  CHECK(ledger["bindings"][0]["original_override"] == "");
+  const std::string carried = ReadUnder(root, "var/lib/ptrec/state.json");
+
+  SECTION("dropped before the reboot: forgotten, nothing moves") {
+    Run plan = RunPtrec({"plan", "--json", "-f", dropped, "--root", root});
+    INFO(plan.out << plan.err);
+    json p = json::parse(plan.out);
+    json releases = ActionsOf(p, "release");
+    REQUIRE(releases.size() == 1);
+    CHECK(releases[0]["device"] == "0000:02:00.0");
+    for (const auto& f : p["findings"]) CHECK_THAT(f["message"].get<std::string>(), !Catch::Contains("leaves it as it is"));
+    apply(root, dropped);
+    CHECK(DriverUnder(root, "0000:02:00.0") == "e1000e");
+    CHECK(ReadUnder(root, "sys/bus/pci/devices/0000:02:00.0/driver_override") == "(null)\n");
+    CHECK(json::parse(ReadUnder(root, "var/lib/ptrec/state.json"))["bindings"].empty());
+    CHECK(ReadUnder(root, "etc/udev/rules.d/70-ptrec.rules") == "<missing>");
+  }
+
+  SECTION("dropped after the boot that bound it: back on e1000e at once") {
+    // Boot 2: the IOMMU on and the udev rule's work done, as a new host with the ledger carried.
+    std::string spec = ReadUnder(std::filesystem::path(spec_file).parent_path(), std::filesystem::path(spec_file).filename());
+    auto replace = [&](const std::string& from, const std::string& to) {
+      auto at = spec.find(from);
+      REQUIRE(at != std::string::npos);
+      spec.replace(at, from.size(), to);
+    };
+    replace("iommu: none", "iommu: intel");
+    replace("ro quiet", "ro quiet intel_iommu=on iommu=pt");
+    replace("    driver: e1000e\n    msi: true\n    net: {name: enp2s0, up: false}",
+            "    driver: vfio-pci\n    driver_override: vfio-pci\n    iommu_group: 7\n    msi: true");
+    std::string booted_spec = tmp.Sub("booted.yaml");
+    std::ofstream(booted_spec) << spec;
+    std::string booted = tmp.Sub("booted");
+    Run made = RunPtrec({"sandbox", "create", booted_spec, booted});
+    INFO(made.out << made.err);
+    REQUIRE(made.exit_code == 0);
+    REQUIRE(DriverUnder(booted, "0000:02:00.0") == "vfio-pci");
+    std::filesystem::create_directories(booted + "/var/lib/ptrec");
+    std::ofstream(booted + "/var/lib/ptrec/state.json") << carried;
+    // The boot unit's apply of the same desired state has nothing to do.
+    Run again = RunPtrec({"plan", "--json", "-f", desired, "--root", booted});
+    INFO(again.out << again.err);
+    CHECK(ActionsOf(json::parse(again.out), "bind").empty());
+    CHECK(ActionsOf(json::parse(again.out), "release").empty());
+    json done = apply(booted, dropped);
+    CHECK(DriverUnder(booted, "0000:02:00.0") == "e1000e");
+    CHECK(ReadUnder(booted, "sys/bus/pci/devices/0000:02:00.0/driver_override") == "(null)\n");
+    CHECK(json::parse(ReadUnder(booted, "var/lib/ptrec/state.json"))["bindings"].empty());
+  }
+}
+
+TEST_CASE("cli: a saved plan with kernelArgs goes stale when the bootloader file changes", "[cli][bootloader]") {
+  // Given the no-iommu host and `plan -out` of examples/no-iommu-on.yaml, then `apply FILE`
+  // on the unchanged host applies it (the fingerprint covers the same GRUB text), while after
+  // an edit of etc/default/grub between plan and apply it refuses with a stale-plan error and
+  // leaves the file as the user wrote it.
+  ScopedTempDir tmp("staleboot");
+  std::string desired = SourcePath("examples/no-iommu-on.yaml");
+  for (bool edit : {false, true}) {
+    std::string root = tmp.Sub(edit ? "edited" : "same");
+    REQUIRE(RunPtrec({"sandbox", "create", SourcePath("examples/hosts/no-iommu.yaml"), root}).exit_code == 0);
+    std::string saved = tmp.Sub(edit ? "edited.json" : "same.json");
+    Run plan = RunPtrec({"plan", "-f", desired, "--root", root, "-out", saved});
+    INFO(plan.out << plan.err);
+    REQUIRE(plan.exit_code == 2);
+    std::string grub = ReadUnder(root, "etc/default/grub");
+    REQUIRE(grub != "<missing>");
+    if (edit) std::ofstream(root + "/etc/default/grub", std::ios::app) << "GRUB_TIMEOUT=1\n";
+    const std::string before = ReadUnder(root, "etc/default/grub");
+    Run apply = RunPtrec({"apply", saved, "--root", root, "--simulate", "--auto-approve"});
+    INFO(edit << ": " << apply.out << apply.err);
+    if (edit) {
+      CHECK(apply.exit_code != 0);
+      CHECK_THAT(apply.err + apply.out, Catch::Contains("stale"));
+      CHECK(ReadUnder(root, "etc/default/grub") == before);
+    } else {
+      CHECK(apply.exit_code == 0);
+      CHECK_THAT(ReadUnder(root, "etc/default/grub"), Catch::Contains("intel_iommu=on"));
+    }
+  }
 }
 
 TEST_CASE("snapshot: carries module parameters and the boot configuration", "[cli][snapshot]") {

@@ -423,8 +423,9 @@ TEST_CASE_METHOD(HostFixture, "plan: a refused sriov entry leaves that PF's VFs 
 namespace ptrec {
 
 TEST_CASE_METHOD(HostFixture, "plan: with kernel args that turn the IOMMU on, vfio-pci waits for the reboot", "[plan]") {
-  // Given no IOMMU now, when the desired state adds intel_iommu=on and hides a port, then no
-  // bind is planned now (a warning says why) and the override is still persisted for boot.
+  // Given no IOMMU now, when the desired state adds intel_iommu=on and hides a port, then the
+  // only bind is one that takes effect at the reboot (it records igb for the ledger; no
+  // vfio-pci load now), a warning says why, and the override is persisted for boot.
   host.iommu_active = false;
   host.iommu_groups.clear();
   DesiredState d;
@@ -433,13 +434,58 @@ TEST_CASE_METHOD(HostFixture, "plan: with kernel args that turn the IOMMU on, vf
   d.kernel_args->present = {{"intel_iommu", "on"}, {"iommu", "pt"}};
   Plan p = ComputePlan(d, host);
   CHECK(Refusals(p).empty());
-  CHECK(p.actions.empty());
+  REQUIRE(p.actions.size() == 1);
+  CHECK(p.actions[0].kind == ActionKind::kBind);
+  CHECK(p.actions[0].device == B("0000:03:00.1"));
+  CHECK(p.actions[0].driver == "vfio-pci");
+  CHECK(p.actions[0].before == "igb");
+  CHECK(p.actions[0].reboot_required);
   REQUIRE(p.findings.size() == 1);
   CHECK_THAT(p.findings[0].message, Catch::Contains("takes effect at the boot"));
   REQUIRE(p.persist.overrides.size() == 1);
   CHECK(p.persist.overrides[0].bdf == B("0000:03:00.1"));
   d.kernel_args->present = {{"iommu", "pt"}};
   CHECK(Refusals(ComputePlan(d, host)).size() == 1);
+}
+
+TEST_CASE_METHOD(HostFixture, "plan: a hide waiting for the boot is in the ledger and given back when dropped", "[plan]") {
+  // Given no IOMMU and a ledger entry from the apply that deferred 03:00.1 (vfio-pci, was igb):
+  // the same desired state plans nothing more; dropping the hide before the reboot plans a
+  // release that only forgets it (the device is still on igb); after the boot that put it on
+  // vfio-pci (udev rule), dropping it plans a release back to igb with the override cleared.
+  host.iommu_active = false;
+  host.iommu_groups.clear();
+  host.ledger.bindings = {{B("0000:03:00.1"), "vfio-pci", "igb", "", {}}};
+  DesiredState d;
+  d.hide = {Hide("0000:03:00.1")};
+  d.kernel_args = KernelArgsSpec{};
+  d.kernel_args->present = {{"intel_iommu", "on"}};
+  CHECK(ComputePlan(d, host).actions.empty());
+
+  DesiredState dropped;
+  Plan before_boot = ComputePlan(dropped, host);
+  REQUIRE(before_boot.actions.size() == 1);
+  const Action& forget = before_boot.actions[0];
+  CHECK(forget.kind == ActionKind::kRelease);
+  CHECK(forget.before == "igb");
+  CHECK(forget.driver == "igb");
+  CHECK(forget.driver_override.empty());
+  CHECK(before_boot.findings.empty());  // not "bound by ptrec but on igb now"
+
+
+  host.iommu_active = true;
+  host.iommu_groups = {{15, {B("0000:03:00.1")}}};
+  PciDevice& nic = dev("0000:03:00.1");
+  nic.driver = "vfio-pci";
+  nic.driver_override = "vfio-pci";
+  nic.iommu_group = 15;
+  CHECK(ComputePlan(d, host).actions.empty());
+  Plan after_boot = ComputePlan(dropped, host);
+  REQUIRE(after_boot.actions.size() == 1);
+  CHECK(after_boot.actions[0].kind == ActionKind::kRelease);
+  CHECK(after_boot.actions[0].before == "vfio-pci");
+  CHECK(after_boot.actions[0].driver == "igb");
+  CHECK(after_boot.actions[0].driver_override.empty());
 }
 
 TEST_CASE_METHOD(HostFixture, "plan: VF counts by module parameter are configured, not written", "[plan]") {

@@ -14,6 +14,8 @@
 # out; the host boots boot 2 with the args of the regenerated grub.cfg.
 # Boot 2: the rule put 01:00.0 on vfio-pci before any unit ran, the unit's
 # apply had nothing left to do, and the plan is empty with no reboot pending.
+# Boot 1's apply recorded the deferred hide in the ledger (e1000e, no override),
+# so dropping the hide in boot 2 gives 01:00.0 back to e1000e at once.
 . /lib/ptrec-e2e.sh
 NIC=0000:01:00.0
 HOSTYAML=/etc/ptrec/host.yaml
@@ -50,8 +52,9 @@ YAML
     expect_eq "plan: persistent files" \
         "$(jq -r '[.actions[] | select(.kind == "write_file") | .path] | sort | join(" ")' $OUT)" \
         "etc/ptrec/host.yaml etc/systemd/system/ptrec-apply.service etc/udev/rules.d/70-ptrec.rules"
-    expect_eq "plan: no runtime bind without an IOMMU (it waits for the boot)" \
-        "$(jq -r '[.actions[] | select(.kind == "bind" or .kind == "release")] | length' $OUT)" 0
+    expect_eq "plan: the only bind waits for the boot (records e1000e for the ledger)" \
+        "$(jq -r '[.actions[] | select(.kind == "bind" or .kind == "release") | "\(.kind) \(.device) \(.before) \(.reboot_required)"] | join(";")' $OUT)" \
+        "bind $NIC e1000e true"
     expect_eq "plan: no refusal" "$(jq -r .refused $OUT)" false
 
     section "apply"
@@ -74,6 +77,9 @@ YAML
     check "unit enabled (WantedBy symlink)" test -L /etc/systemd/system/multi-user.target.wants/ptrec-apply.service
     check "desired state copy" cmp -s /root/host.yaml $HOSTYAML
     expect_eq "$NIC still on e1000e" "$(drv $NIC)" e1000e
+    expect_eq "ledger: $NIC vfio-pci, was e1000e with no override" \
+        "$(jq -r '[.bindings[] | "\(.bdf) \(.driver) \(.original_driver) [\(.original_override)]"] | join(";")' /var/lib/ptrec/state.json)" \
+        "$NIC vfio-pci e1000e []"
 
     section "plan after apply: still says reboot"
     pt plan -f /root/host.yaml --json
@@ -111,4 +117,18 @@ expect_eq "plan: no actions" "$(jq -r '.actions | length' $OUT)" 0
 expect_eq "plan: no reboot pending" "$(jq -r '.reboot_required, (.pending_reboot | length)' $OUT | tr '\n' ' ')" "false 0 "
 ptq plan -f $HOSTYAML
 check "plan text: no reboot required" sh -c "! grep -q 'Reboot required' $OUT"
+
+section "drop the hide: $NIC back on e1000e at once (the ledger carried from boot 1)"
+desired /root/nohide.yaml <<'YAML'
+apiVersion: ptrec/v1
+kind: HostConfig
+kernelArgs:
+  present: [intel_iommu=on, iommu=pt]
+YAML
+pt apply -f /root/nohide.yaml --auto-approve
+expect_eq "apply exit" "$RC" 0
+expect_eq "$NIC on e1000e, override cleared" "$(drv $NIC) $(ovr $NIC)" "e1000e (null)"
+check "$NIC has its interface again" sh -c "ls $D/$NIC/net | grep -q ."
+check "udev rule removed" test ! -e /etc/udev/rules.d/70-ptrec.rules
+expect_eq "ledger empty" "$(jq -r '.bindings | length' /var/lib/ptrec/state.json)" 0
 finish
