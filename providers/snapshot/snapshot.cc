@@ -214,6 +214,12 @@ Result<SnapshotStats> TakeSnapshot(const HostFs& source, const std::string& out_
     c.CopyIfPresent(f);
   if (auto ok = c.File(pci::kIpv4AddressesFile, pci::FormatIpv4Addresses(*ipv4)); !ok)
     return std::unexpected(ok.error());
+  // libvirt domains: persistent definitions and live status (libvirtd's configDir and
+  // stateDir), so VM plans run offline as against the simulated domains of a sandbox.
+  for (const char* dir : {"etc/libvirt/qemu", "run/libvirt/qemu"})
+    if (auto names = source.ListDir(dir))
+      for (const auto& n : *names)
+        if (n.ends_with(".xml")) c.CopyIfPresent(std::string(dir) + "/" + n);
   if (auto vfio = source.ListDir("dev/vfio"))
     for (const auto& v : *vfio) (void)c.File("dev/vfio/" + v, "");
   return c.stats();

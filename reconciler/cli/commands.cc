@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -24,6 +25,8 @@
 #include "providers/sriov/sriov_provider.h"
 #include "providers/state/journal.h"
 #include "providers/state/ledger_store.h"
+#include "providers/vm/vm_backend.h"
+#include "providers/vm/vm_provider.h"
 #include "reconciler/executor.h"
 #include "reconciler/json_io.h"
 #include "reconciler/plan.h"
@@ -103,6 +106,21 @@ pci::DiscoverOptions OptionsFor(const DesiredState& desired) {
   for (const auto& h : desired.hide) add(h.driver);
   for (const auto& s : desired.sriov) add(s.vf_driver);
   return o;
+}
+
+// VMs without an explicit uri/qmp: the host's libvirt only on the real root; a sandbox root's
+// domains are simulated from its XML files (notes/vm-api.md safety rule).
+vm::DefaultConnection VmDefault(const HostOptions& opts) {
+  std::error_code ec;
+  auto root = std::filesystem::weakly_canonical(opts.root, ec);
+  return !ec && root == "/" ? vm::DefaultConnection::kHostLibvirt : vm::DefaultConnection::kSimulated;
+}
+
+// Describes the domains \a vms and the ledger name into state.vms.
+void ObserveVms(vm::Backends& backends, const std::vector<VmSpec>& vms, HostState& state) {
+  DesiredState names;
+  names.vms = vms;
+  state.vms = vm::ObserveVms(names, state.ledger, backends);
 }
 
 Color ColorFor(const HostOptions& opts) { return opts.color ? Color::kYes : Color::kNo; }
@@ -199,6 +217,8 @@ int RunShow(const HostOptions& opts) {
   if (!host) return ReportError(opts, host.error());
   auto state = pci::DiscoverHost(*host->fs);
   if (!state) return ReportError(opts, state.error());
+  vm::Backends backends(*host->fs, VmDefault(opts));
+  ObserveVms(backends, vm::ListDefaultDomains(backends), *state);
   if (opts.json) std::cout << HostToJson(*state).dump(2) << "\n";
   else std::cout << RenderHost(*state, ColorFor(opts));
   return kExitOk;
@@ -224,6 +244,8 @@ int RunPlan(const HostOptions& opts, const std::string& desired_file, const std:
   if (!host) return ReportError(opts, host.error());
   auto state = pci::DiscoverHost(*host->fs, OptionsFor(*desired));
   if (!state) return ReportError(opts, state.error());
+  vm::Backends backends(*host->fs, VmDefault(opts));
+  ObserveVms(backends, desired->vms, *state);
   KeepText(*desired, desired_file);
   Plan plan = MakePlan(*desired, *state, *host->fs);
   AddJournalFinding(*host->fs, plan);
@@ -257,10 +279,12 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   if (!lock) return ReportError(opts, lock.error());
   auto state = pci::DiscoverHost(*host->fs, desired ? OptionsFor(*desired) : pci::DiscoverOptions{.display_facts = false});
   if (!state) return ReportError(opts, state.error());
+  vm::Backends backends(*host->fs, VmDefault(opts));
 
   Plan plan;
   std::string source;
   if (desired) {
+    ObserveVms(backends, desired->vms, *state);
     KeepText(*desired, desired_file);
     plan = MakePlan(*desired, *state, *host->fs);
     source = desired->source;
@@ -273,6 +297,7 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
     if (!loaded) return ReportError(opts, Error{Code::kInvalid, plan_file + ": " + loaded.error().message});
     plan = std::move(*loaded);
     source = doc.value("source", plan_file);
+    ObserveVms(backends, plan.vms, *state);
     if (plan.fingerprint != state->Fingerprint())
       return ReportError(opts, Error{Code::kStale, "the plan in " + plan_file + " is stale: the host changed since it was made (fingerprint " +
                                                        plan.fingerprint + ", now " + state->Fingerprint() +
@@ -313,7 +338,8 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   modules::ModuleProvider modules(*host->fs, *host->runner);
   persist::OwnedFileProvider files(*host->fs, *host->runner);
   bootloader::BootloaderProvider boot(*host->fs, *host->runner);
-  Executor executor({&boot, &files, &modules, &sriov, &binder}, &journal, opts.jobs);
+  vm::VmProvider vms(backends, ledger, *host->fs);
+  Executor executor({&boot, &files, &modules, &sriov, &binder, &vms}, &journal, opts.jobs);
   if (!opts.json) std::cout << "\n";
   if (opts.terminal && !opts.json) {
     // Progress as steps finish (in completion order); the report below is in plan order.
