@@ -30,10 +30,15 @@ finish() {
 }
 
 NAME=
+E2E_BOOT=1
 for arg in $(cat /proc/cmdline); do
-    case $arg in ptrec.scenario=*) NAME=${arg#ptrec.scenario=} ;; esac
+    case $arg in
+        ptrec.scenario=*) NAME=${arg#ptrec.scenario=} ;;
+        ptrec.boot=*) E2E_BOOT=${arg#ptrec.boot=} ;;   # 1, 2, ... in a multi-boot scenario
+    esac
 done
-echo "PTREC-E2E-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) scenario=$NAME"
+export E2E_BOOT
+echo "PTREC-E2E-BOOTED uptime=$(cut -d' ' -f1 /proc/uptime) scenario=$NAME boot=$E2E_BOOT"
 
 for m in $(cat /etc/e2e-modules); do
     /usr/sbin/modprobe "$m" || echo "PTREC-E2E-WARN modprobe $m failed (exit $?)"

@@ -21,6 +21,10 @@
 #   settle_vfs PF           waits until nvme's async probe of PF's VFs has given up
 #   artifact NAME DIR       prints DIR as tar.gz+base64 between markers; the host
 #                           unpacks it into <workdir>/<scenario>/NAME/
+#   carry PATH...           (multi-boot scenarios) prints the given files/directories,
+#                           with their absolute paths, as the artifact `carry`: the
+#                           host lays them over the next boot's initramfs at the same
+#                           paths (missing paths are skipped with a note)
 #   finish                  prints the summary line; returns 0 if no check failed
 D=/sys/bus/pci/devices
 OUT=/tmp/ptrec.out
@@ -123,6 +127,18 @@ artifact() {
     echo "PTREC-E2E-ARTIFACT-BEGIN name=$1"
     tar -C "$2" -czf - . | base64
     echo "PTREC-E2E-ARTIFACT-END name=$1"
+}
+
+carry() {
+    rm -rf /tmp/e2e-carry; mkdir -p /tmp/e2e-carry
+    for _p in "$@"; do
+        if [ -e "$_p" ] || [ -L "$_p" ]; then
+            tar -C / -cf - "${_p#/}" | tar -C /tmp/e2e-carry -xf -
+        else
+            echo "    (carry: $_p does not exist, skipped)"
+        fi
+    done
+    artifact carry /tmp/e2e-carry
 }
 
 finish() {

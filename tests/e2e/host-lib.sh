@@ -12,6 +12,24 @@
 #                            line as "real:" / "sim:"
 #   show_json ROOT OUT       ptrec show --json --root ROOT > OUT
 #   host_finish              summary line; returns 1 if anything failed
+#
+# Prep steps (scenarios/NAME.prep.sh, run as `bash NAME.prep.sh DESTDIR` before
+# the scenario's first boot; DESTDIR becomes an extra initramfs laid over the
+# common one):
+#   prep_init DESTDIR        sets ROOT=DESTDIR (created)
+#   copy_file SRC [DEST]     copies SRC (symlinks followed) to $ROOT/DEST (default: same path)
+#   copy_with_libs BIN DEST  copies BIN to $ROOT/DEST plus every shared library ldd names
+#   KREL, KDIR               the guest kernel's release and unpacked package (lib/modules/KREL)
+#
+# Reboot steps (scenarios/NAME.reboot.sh, run between the boots of a multi-boot
+# scenario as `bash NAME.reboot.sh BOOTDIR K`, BOOTDIR = <workdir>/NAME/bootK
+# with boot K's artifacts; what it prints on stdout is the kernel command line of
+# boot K+1, minus the harness's own console/marker args):
+#   grub_cfg_args GRUB_CFG   the args of the first `linux` line of a grub.cfg, without the
+#                            image path, root= and ro/rw (what GRUB would boot)
+#   grub_default_args FILE   "$GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT" of an
+#                            /etc/default/grub, read the way grub-mkconfig does (sourced
+#                            by sh, in a subshell with an empty environment)
 set -uo pipefail
 fails=0 checks=0
 pass() { checks=$((checks + 1)); echo "PASS - $*"; }
@@ -64,4 +82,36 @@ show_json() {
 host_finish() {
     echo "# host step: $checks check(s), $fails failure(s); files in $W"
     [ $fails -eq 0 ]
+}
+
+prep_init() {
+    ROOT=${1:?usage: NAME.prep.sh DESTDIR}
+    mkdir -p "$ROOT"
+}
+
+copy_file() {   # copy_file SRC [DEST-in-root]; dereferences symlinks
+    local src=$1 dst=${2:-$1}
+    mkdir -p "$ROOT$(dirname "$dst")"
+    cp -L "$src" "$ROOT$dst"
+}
+
+copy_with_libs() {   # copy_with_libs BINARY DEST-in-root
+    local bin=$1 dst=$2 lib
+    copy_file "$bin" "$dst"
+    # "libfoo.so => /path (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)"
+    for lib in $(ldd "$bin" 2>/dev/null | grep -o '/[^ ]*' || true); do
+        [ -e "$ROOT$lib" ] || copy_file "$lib"
+    done
+}
+
+grub_cfg_args() {
+    awk '$1 == "linux" { for (i = 3; i <= NF; i++) if ($i !~ /^root=/ && $i != "ro" && $i != "rw")
+                             printf "%s%s", (n++ ? " " : ""), $i
+                         print ""; exit }' "$1"
+}
+
+grub_default_args() {
+    local f=$1
+    case $f in */*) ;; *) f=./$f ;; esac   # sh's `.` searches PATH for a bare name
+    env -i sh -c '. "$1" && echo $GRUB_CMDLINE_LINUX $GRUB_CMDLINE_LINUX_DEFAULT' sh "$f"
 }
