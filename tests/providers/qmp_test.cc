@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <optional>
 
 #include "providers/qmp/qmp_client.h"
 #include "providers/qmp/vfio_devices.h"
@@ -372,6 +374,39 @@ TEST_CASE_METHOD(FakeFixture, "qmp: ListVfioDevices reads host and bus from QOM"
   CHECK(requests[3]["arguments"] == json{{"path", "/machine/peripheral/hostdev10"}, {"property", "host"}});
 }
 
+TEST_CASE_METHOD(FakeFixture, "qmp: FindFreeHotplugBus takes ports in id order and skips hotplug=off", "[qmp]") {
+  // Given ports rp10 (free), rp2 (a device on it) and rp1 (hotplug=off), listed in QOM's hash
+  // order, then rp1 is skipped, rp2 is occupied and rp10 is the answer: rp2 comes before rp10.
+  server.Handshake()
+      .Expect("qom-list", R"({"return": [{"name": "type", "type": "string"},
+          {"name": "rp10", "type": "child<pcie-root-port>"}, {"name": "nic", "type": "child<e1000e>"},
+          {"name": "rp2", "type": "child<pcie-root-port>"}, {"name": "rp1", "type": "child<ioh3420>"}]})")
+      .Expect("qom-list", R"({"return": [{"name": "type", "type": "string"}]})")
+      .Expect("qom-get", R"({"return": false})")
+      .Expect("qom-get", R"({"return": true})")
+      .Expect("qom-list", R"({"return": [{"name": "addr", "type": "int32"},
+          {"name": "msix-table[0]", "type": "child<memory-region>"}, {"name": "rp2", "type": "child<PCIE>"}]})")
+      .Expect("qom-list", R"({"return": [{"name": "type", "type": "string"},
+          {"name": "child[0]", "type": "link<e1000e>"}, {"name": "hotplug-handler", "type": "link<hotplug-handler>"}]})")
+      .Expect("qom-get", R"({"return": true})")
+      .Expect("qom-list", R"({"return": [{"name": "rp10", "type": "child<PCIE>"}]})")
+      .Expect("qom-list", R"({"return": [{"name": "type", "type": "string"},
+          {"name": "hotplug-handler", "type": "link<hotplug-handler>"}]})");
+  server.Start();
+  auto client = Client::Connect(sock, 2s);
+  REQUIRE(client);
+  auto bus = FindFreeHotplugBus(*client);
+  REQUIRE(bus);
+  CHECK(*bus == "rp10");
+  server.Stop();
+  CHECK(server.failures().empty());
+  auto requests = server.requests();
+  REQUIRE(requests.size() == 10);
+  CHECK(requests[3]["arguments"] == json{{"path", "/machine/peripheral/rp1"}, {"property", "hotplug"}});
+  CHECK(requests[6]["arguments"] == json{{"path", "/machine/peripheral/rp2/rp2"}});
+  CHECK(requests[9]["arguments"] == json{{"path", "/machine/peripheral/rp10/rp10"}});
+}
+
 // ---------------------------------------------------------------------------------------------
 // Against a real QEMU 7.2 (TCG, never started: -S). No vfio on this machine, so vfio-pci
 // device_add fails for real; e1000e stands in for the unplug path.
@@ -381,54 +416,73 @@ struct QemuFixture {
   std::vector<std::string> ports = {"-device", "pcie-root-port,id=rp1,chassis=1,bus=pcie.0",
                                     "-device", "pcie-root-port,id=rp2,chassis=2,bus=pcie.0",
                                     "-device", "pcie-root-port,id=rp3,chassis=3,bus=pcie.0"};
+  std::unique_ptr<QemuProcess> qemu;
+
+  /// Starts QEMU with the three root ports plus \a extra and connects to it.
+  Client Boot(const std::vector<std::string>& extra = {}) {
+    auto args = ports;
+    args.insert(args.end(), extra.begin(), extra.end());
+    qemu = std::make_unique<QemuProcess>(dir.path(), args);
+    auto client = Client::Connect(qemu->socket_path(), 10s);
+    INFO(qemu->log());
+    REQUIRE(client);
+    return std::move(*client);
+  }
 };
 
 TEST_CASE_METHOD(QemuFixture, "qmp: real QEMU: discovery by QOM finds devices query-pci misses", "[qmp][qemu]") {
   // Given a never-started q35 with an e1000e behind rp2, then query-pci does not list it (the
   // buses behind root ports are not numbered yet) but QOM shows it on bus rp2; ListVfioDevices
   // finds no vfio-pci device and the first free port is rp1.
-  auto args = ports;
-  args.insert(args.end(), {"-device", "e1000e,id=nic0,bus=rp2"});
-  QemuProcess qemu(dir.path(), args);
-  auto client = Client::Connect(qemu.socket_path(), 10s);
-  REQUIRE(client);
-  CHECK(client->greeting()["version"]["qemu"]["major"] == 7);
+  auto client = Boot({"-device", "e1000e,id=nic0,bus=rp2"});
+  CHECK(client.greeting()["version"]["qemu"]["major"] == 7);
 
-  auto pci = client->Execute("query-pci");
+  auto pci = client.Execute("query-pci");
   REQUIRE(pci);
   CHECK(!Has(pci->dump(), "\"nic0\""));
   CHECK(Has(pci->dump(), "\"rp2\""));
-  auto parent = client->Execute("qom-get", {{"path", "/machine/peripheral/nic0"}, {"property", "parent_bus"}});
+  auto parent = client.Execute("qom-get", {{"path", "/machine/peripheral/nic0"}, {"property", "parent_bus"}});
   REQUIRE(parent);
   CHECK(*parent == "/machine/peripheral/rp2/rp2");
 
-  auto devices = ListVfioDevices(*client);
+  auto devices = ListVfioDevices(client);
   REQUIRE(devices);
   CHECK(devices->empty());
-  auto bus = FindFreeHotplugBus(*client);
+  auto bus = FindFreeHotplugBus(client);
   REQUIRE(bus);
   CHECK(*bus == "rp1");
 
   // A device hot-added on rp1 takes it: rp3 is next.
-  REQUIRE(client->Execute("device_add", {{"driver", "e1000e"}, {"id", "nic1"}, {"bus", "rp1"}}));
-  bus = FindFreeHotplugBus(*client);
+  REQUIRE(client.Execute("device_add", {{"driver", "e1000e"}, {"id", "nic1"}, {"bus", "rp1"}}));
+  bus = FindFreeHotplugBus(client);
   REQUIRE(bus);
   CHECK(*bus == "rp3");
-  REQUIRE(client->Execute("device_add", {{"driver", "e1000e"}, {"bus", "rp3"}}));  // anonymous
-  bus = FindFreeHotplugBus(*client);
+  REQUIRE(client.Execute("device_add", {{"driver", "e1000e"}, {"bus", "rp3"}}));  // anonymous
+  bus = FindFreeHotplugBus(client);
   REQUIRE(!bus);
   CHECK(bus.error().code == Code::kNotFound);
   CHECK(Has(bus.error().message, "3 root port(s), 3 occupied"));
   CHECK(Has(bus.error().message, "-device pcie-root-port"));
 }
 
+TEST_CASE_METHOD(QemuFixture, "qmp: real QEMU: a root port with hotplug=off is not free", "[qmp][qemu]") {
+  // Given rp0 with hotplug=off ahead of the others, then FindFreeHotplugBus passes it by, and
+  // QEMU itself refuses device_add there.
+  auto client = Boot({"-device", "pcie-root-port,id=rp0,chassis=9,bus=pcie.0,hotplug=off"});
+  auto bus = FindFreeHotplugBus(client);
+  REQUIRE(bus);
+  CHECK(*bus == "rp1");
+  auto refused = client.Execute("device_add", {{"driver", "e1000e"}, {"id", "nic0"}, {"bus", "rp0"}});
+  REQUIRE(!refused);
+  CHECK(refused.error().code == Code::kUnsupported);
+  CHECK(Has(refused.error().message, "Bus 'rp0' does not support hotplugging"));
+}
+
 TEST_CASE_METHOD(QemuFixture, "qmp: real QEMU: device_add errors map to clear errors", "[qmp][qemu]") {
-  QemuProcess qemu(dir.path(), ports);
-  auto client = Client::Connect(qemu.socket_path(), 10s);
-  REQUIRE(client);
+  auto client = Boot();
 
   // No such host device (domain ffff exists on no host).
-  auto missing = AttachVfio(*client, *Bdf::Parse("ffff:fe:1f.7"), "hostdev0", "rp1");
+  auto missing = AttachVfio(client, *Bdf::Parse("ffff:fe:1f.7"), "hostdev0", "rp1");
   REQUIRE(!missing);
   CHECK(missing.error().code == Code::kNotFound);
   CHECK(Has(missing.error().message, "attach ffff:fe:1f.7 as 'hostdev0' on bus rp1: QMP "));
@@ -436,26 +490,26 @@ TEST_CASE_METHOD(QemuFixture, "qmp: real QEMU: device_add errors map to clear er
   CHECK(Has(missing.error().message, "hint"));
 
   // pcie.0 refuses hot-plug.
-  auto root = AttachVfio(*client, *Bdf::Parse("ffff:fe:1f.7"), "hostdev0", "pcie.0");
+  auto root = AttachVfio(client, *Bdf::Parse("ffff:fe:1f.7"), "hostdev0", "pcie.0");
   REQUIRE(!root);
   CHECK(root.error().code == Code::kUnsupported);
   CHECK(Has(root.error().message, "does not support hotplugging"));
 
-  auto nobus = AttachVfio(*client, *Bdf::Parse("ffff:fe:1f.7"), "hostdev0", "rp99");
+  auto nobus = AttachVfio(client, *Bdf::Parse("ffff:fe:1f.7"), "hostdev0", "rp99");
   REQUIRE(!nobus);
   CHECK(nobus.error().code == Code::kNotFound);
   CHECK(Has(nobus.error().message, "Bus 'rp99' not found"));
 
-  auto dup = AttachVfio(*client, *Bdf::Parse("ffff:fe:1f.7"), "rp2", "rp1");
+  auto dup = AttachVfio(client, *Bdf::Parse("ffff:fe:1f.7"), "rp2", "rp1");
   REQUIRE(!dup);
   CHECK(dup.error().code == Code::kInvalid);
   CHECK(Has(dup.error().message, "Duplicate device ID 'rp2'"));
 
-  auto gone = DetachVfio(*client, "hostdev0", 1s);
+  auto gone = DetachVfio(client, "hostdev0", 1s);
   REQUIRE(!gone);
   CHECK(gone.error().code == Code::kNotFound);
   // Nothing was added by the failed attempts.
-  auto bus = FindFreeHotplugBus(*client);
+  auto bus = FindFreeHotplugBus(client);
   REQUIRE(bus);
   CHECK(*bus == "rp1");
 }
@@ -464,22 +518,18 @@ TEST_CASE_METHOD(QemuFixture, "qmp: real QEMU: native PCIe hot-plug completes th
   // Given native PCIe hot-plug (ACPI hot-plug off) and a device hot-added to a never-started
   // guest, then device_del completes at once: DEVICE_DELETED arrives, the port is free again, and
   // a second detach finds nothing.
-  auto args = ports;
-  args.insert(args.end(), {"-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"});
-  QemuProcess qemu(dir.path(), args);
-  auto client = Client::Connect(qemu.socket_path(), 10s);
-  REQUIRE(client);
-  REQUIRE(client->Execute("device_add", {{"driver", "e1000e"}, {"id", "nic1"}, {"bus", "rp1"}}));
-  REQUIRE(*FindFreeHotplugBus(*client) == "rp2");
+  auto client = Boot({"-global", "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off"});
+  REQUIRE(client.Execute("device_add", {{"driver", "e1000e"}, {"id", "nic1"}, {"bus", "rp1"}}));
+  REQUIRE(*FindFreeHotplugBus(client) == "rp2");
   auto start = Clock::now();
-  auto r = DetachVfio(*client, "nic1", 5s);
-  INFO(qemu.log());
+  auto r = DetachVfio(client, "nic1", 5s);
+  INFO(qemu->log());
   REQUIRE(r);
   WARN("native PCIe unplug of a hot-added e1000e on a never-started q35: " << ElapsedMs(start) << " ms");
-  auto bus = FindFreeHotplugBus(*client);
+  auto bus = FindFreeHotplugBus(client);
   REQUIRE(bus);
   CHECK(*bus == "rp1");
-  auto again = DetachVfio(*client, "nic1", 1s);
+  auto again = DetachVfio(client, "nic1", 1s);
   REQUIRE(!again);
   CHECK(again.error().code == Code::kNotFound);
 }
@@ -488,36 +538,32 @@ TEST_CASE_METHOD(QemuFixture, "qmp: real QEMU: ACPI hot-plug on a never-started 
   // Given q35's default ACPI PCI hot-plug, then device_del is accepted but the guest (not
   // running) never ejects: DetachVfio times out, a second one meets "already in the process of
   // unplug" and keeps waiting (timing out again, not failing), and the device stays.
-  QemuProcess qemu(dir.path(), ports);
-  auto client = Client::Connect(qemu.socket_path(), 10s);
-  REQUIRE(client);
-  REQUIRE(client->Execute("device_add", {{"driver", "e1000e"}, {"id", "nic1"}, {"bus", "rp1"}}));
-  auto first = DetachVfio(*client, "nic1", 500ms);
+  auto client = Boot();
+  REQUIRE(client.Execute("device_add", {{"driver", "e1000e"}, {"id", "nic1"}, {"bus", "rp1"}}));
+  auto first = DetachVfio(client, "nic1", 500ms);
   REQUIRE(!first);
   CHECK(first.error().code == Code::kTimeout);
-  auto raw = client->Execute("device_del", {{"id", "nic1"}});
+  auto raw = client.Execute("device_del", {{"id", "nic1"}});
   REQUIRE(!raw);
   CHECK(raw.error().code == Code::kBusy);
   CHECK(Has(raw.error().message, "Device nic1 is already in the process of unplug"));
   auto start = Clock::now();
-  auto second = DetachVfio(*client, "nic1", 500ms);
+  auto second = DetachVfio(client, "nic1", 500ms);
   REQUIRE(!second);
   CHECK(second.error().code == Code::kTimeout);
   CHECK(ElapsedMs(start) >= 490);
-  CHECK(*FindFreeHotplugBus(*client) == "rp2");
+  CHECK(*FindFreeHotplugBus(client) == "rp2");
 }
 
 TEST_CASE_METHOD(QemuFixture, "qmp: real QEMU serves one client: a second Connect times out", "[qmp][qemu]") {
-  QemuProcess qemu(dir.path(), ports);
-  auto first = Client::Connect(qemu.socket_path(), 10s);
-  REQUIRE(first);
-  auto second = Client::Connect(qemu.socket_path(), 500ms);
+  std::optional<Client> first(Boot());
+  auto second = Client::Connect(qemu->socket_path(), 500ms);
   REQUIRE(!second);
   CHECK(second.error().code == Code::kTimeout);
   CHECK(Has(second.error().message, "another client"));
   // Once the first goes away, the socket serves again.
-  { Client gone = std::move(*first); }
-  auto third = Client::Connect(qemu.socket_path(), 10s);
+  first.reset();
+  auto third = Client::Connect(qemu->socket_path(), 10s);
   CHECK(third);
 }
 
