@@ -207,10 +207,10 @@ Result<void> DetachVfio(Client& qmp, const std::string& id, std::chrono::millise
   if (!still && still.error().code == Code::kNotFound) return {};
   return Fail(Code::kTimeout,
               fmt::format("{}QMP {}: no DEVICE_DELETED within {} ms; the device is still in the VM "
-                          "(hint: the guest must release it: a guest that is not running, lacks "
-                          "PCIe hot-plug support, or ignores the request never does; on q35 with "
-                          "ACPI PCI hot-plug try -global "
-                          "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off)",
+                          "(hint: the guest must release it, and a guest that is not running or "
+                          "lacks PCIe hot-plug support never does; only a device hot-added to a "
+                          "never-started q35 with native PCIe hot-plug (-global "
+                          "ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off) goes at once)",
                           prefix, qmp.socket_path(), timeout.count()),
               qmp.socket_path());
 }

@@ -5,6 +5,7 @@
 //   ptrec-qmp SOCKET free-bus                  the first free hotplug bus
 //   ptrec-qmp SOCKET attach BDF ID [BUS]       AttachVfio (BUS: FindFreeHotplugBus when left out)
 //   ptrec-qmp SOCKET detach ID [TIMEOUT_MS]    DetachVfio (default 10000 ms)
+//   ptrec-qmp SOCKET execute CMD [ARGS-JSON]   any command; prints its "return" as JSON
 //
 // Exit 0 on success; on failure prints "error: <code name>: <message>" to stderr and exits 1.
 // Each run connects, does one thing and disconnects (QEMU serves one QMP client at a time).
@@ -25,7 +26,8 @@ int Report(const ptrec::Error& e) {
 
 int Usage() {
   std::fprintf(stderr,
-               "usage: ptrec-qmp SOCKET list | free-bus | attach BDF ID [BUS] | detach ID [TIMEOUT_MS]\n");
+               "usage: ptrec-qmp SOCKET list | free-bus | attach BDF ID [BUS] | detach ID [TIMEOUT_MS] |\n"
+               "                        execute CMD [ARGS-JSON]\n");
   return 2;
 }
 
@@ -73,6 +75,17 @@ int main(int argc, char** argv) {
     if (!detached) return Report(detached.error());
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
     std::printf("detached %s in %lld ms\n", args[2].c_str(), static_cast<long long>(ms.count()));
+    return 0;
+  }
+  if (verb == "execute" && (args.size() == 3 || args.size() == 4)) {
+    nlohmann::json arguments;
+    if (args.size() == 4) {
+      arguments = nlohmann::json::parse(args[3], nullptr, /*allow_exceptions=*/false);
+      if (arguments.is_discarded()) return Report(Error{Code::kInvalid, "not JSON: " + args[3], "", 0});
+    }
+    auto ret = client->Execute(args[2], arguments);
+    if (!ret) return Report(ret.error());
+    std::printf("%s\n", ret->dump().c_str());
     return 0;
   }
   return Usage();

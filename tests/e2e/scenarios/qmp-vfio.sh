@@ -41,23 +41,32 @@ qmp() {
 holds_group() { ls -l /proc/$QPID/fd 2>/dev/null | grep -q "/dev/vfio/$1\$"; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
+# start_inner SOCKET LOG [ARGS...]: an inner QEMU (q35, -S, TCG, native PCIe hot-plug, free root
+# ports rp1 and rp2) with its QMP socket at SOCKET; sets IPID; fails if no socket in 30 s.
+start_inner() {
+    _sock=$1 _log=$2; shift 2
+    qemu-system-x86_64 -machine q35 -nodefaults -display none -m 64 -accel tcg -S \
+        -qmp unix:$_sock,server=on,wait=off \
+        -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off \
+        -device pcie-root-port,id=rp1,chassis=1,bus=pcie.0 \
+        -device pcie-root-port,id=rp2,chassis=2,bus=pcie.0 \
+        "$@" </dev/null >$_log 2>&1 &
+    IPID=$!
+    _i=0
+    while [ ! -S $_sock ] && [ $_i -lt 300 ] && kill -0 $IPID 2>/dev/null; do sleep 0.1; _i=$((_i + 1)); done
+    if [ -S $_sock ]; then
+        pass "inner QEMU $_sock up (pid $IPID) in $((_i / 10)).$((_i % 10))s"
+    else
+        fail "inner QEMU made no QMP socket $_sock"; cat $_log; return 1
+    fi
+}
+
 section "inner QEMU"
 check "qemu-system-x86_64 in the guest" test -x /usr/bin/qemu-system-x86_64
 check "ptrec-qmp in the guest" test -x /usr/bin/ptrec-qmp
 check "vfio_iommu_type1 loaded" test -d /sys/module/vfio_iommu_type1
-qemu-system-x86_64 -machine q35 -nodefaults -display none -m 64 -accel tcg -S \
-    -qmp unix:$SOCK,server=on,wait=off \
-    -global ICH9-LPC.acpi-pci-hotplug-with-bridge-support=off \
-    -device pcie-root-port,id=rp1,chassis=1,bus=pcie.0 \
-    -device pcie-root-port,id=rp2,chassis=2,bus=pcie.0 \
-    </dev/null >/tmp/inner.log 2>&1 &
-QPID=$!
-i=0
-while [ ! -S $SOCK ] && [ $i -lt 300 ] && kill -0 $QPID 2>/dev/null; do sleep 0.1; i=$((i + 1)); done
-if [ ! -S $SOCK ]; then
-    fail "inner QEMU made no QMP socket"; cat /tmp/inner.log; finish; exit 1
-fi
-pass "inner QEMU up (pid $QPID) in $(( i / 10 )).$(( i % 10 ))s"
+start_inner $SOCK /tmp/inner.log || { finish; exit 1; }
+QPID=$IPID
 qmp list
 expect_eq "no vfio-pci device at start" "$RC:$(cat $OUT)" "0:"
 qmp free-bus
@@ -134,6 +143,29 @@ qmp attach $DEV hostdev7 rp2
 expect_eq "attach on rp2" $RC 0
 qmp detach hostdev7 20000
 expect_eq "detach" $RC 0
+
+section "a device given at start-up (cold-plugged, guest never ran)"
+COLD=/run/cold.qmp
+start_inner $COLD /tmp/cold.log -device vfio-pci,host=$DEV,id=cold0,bus=rp1 || { finish; exit 1; }
+CPID=$IPID
+SOCK=$COLD
+qmp list
+expect_eq "QOM finds it" "$(cat $OUT)" "cold0 $DEV rp1"
+qmp execute query-pci
+check "query-pci misses it (bus behind rp1 not numbered yet)" \
+    jqtest '[.. | objects | select(.qdev_id? == "cold0")] | length == 0' $OUT
+check "... but lists rp1" jqtest '[.. | objects | select(.qdev_id? == "rp1")] | length == 1' $OUT
+qmp free-bus
+expect_eq "free bus" "$(cat $OUT)" rp2
+t=$(uptime_s)
+qmp detach cold0 3000
+expect_eq "detach of a cold-plugged device on a never-started guest: exit" $RC 1
+check "... timeout: no DEVICE_DELETED" grep -q "error: timeout: .*no DEVICE_DELETED within 3000 ms" $ERR
+echo "    detach gave up after $(echo "$(uptime_s) $t" | awk '{ printf "%.2f", $1 - $2 }')s"
+qmp detach cold0 1000
+check "... a second detach keeps waiting (unplug in progress), times out again" grep -q "error: timeout: " $ERR
+kill $CPID; wait $CPID 2>/dev/null
+SOCK=/run/inner.qmp
 
 section "ptrec gives $DEV back"
 ptq apply -f /tmp/empty.yaml --auto-approve
