@@ -40,6 +40,13 @@ class Backend {
   virtual std::vector<std::string> List() { return {}; }
 };
 
+/// A backend over a libvirt connection to \a uri (providers/libvirt). Live detaches wait up to
+/// 60 s for the device to leave the live XML. Errors: libvirt::Connection::Open's.
+Result<std::unique_ptr<Backend>> OpenLibvirtBackend(const std::string& uri);
+/// A backend over the QMP socket \a socket_path (providers/qmp): live devices only, added with
+/// id QmpDeviceId(bdf) on a free hotplug-capable root port. Errors: qmp::Client::Connect's.
+Result<std::unique_ptr<Backend>> OpenQmpBackend(const std::string& socket_path);
+
 /// Where the default connection of a VM goes.
 enum class DefaultConnection {
   kHostLibvirt,  ///< the real root: qemu:///system

@@ -39,10 +39,10 @@ Result<Backend*> Backends::For(const std::string& uri, const std::string& qmp) {
   std::unique_ptr<Backend> made;
   if (key == "sim") {
     made = std::make_unique<SimBackend>(fs_);
-  } else if (!qmp.empty()) {
-    return Fail(Code::kUnsupported, "VM over QMP (" + qmp + "): this ptrec was built without the QMP backend");
   } else {
-    return Fail(Code::kUnsupported, "libvirt connection " + LibvirtUri(uri) + ": this ptrec was built without the libvirt backend");
+    auto opened = !qmp.empty() ? OpenQmpBackend(qmp) : OpenLibvirtBackend(LibvirtUri(uri));
+    if (!opened) return std::unexpected(opened.error());
+    made = std::move(*opened);
   }
   Backend* out = made.get();
   open_.emplace(key, std::move(made));
