@@ -26,6 +26,8 @@
 #include <string>
 
 #include "providers/host/command_runner.h"
+#include "tests/support/run_ptrec.h"
+#include "tests/support/temp_dir.h"
 
 namespace ptrec::libvirt {
 namespace {
@@ -440,6 +442,50 @@ TEST_CASE("libvirt: libvirt error numbers map to ptrec codes", "[libvirt]") {
   CHECK(CodeForVirError(VIR_ERR_SYSTEM_ERROR, EACCES) == Code::kPermission);
   CHECK(CodeForVirError(VIR_ERR_SYSTEM_ERROR, 0) == Code::kIo);
   CHECK(CodeForVirError(VIR_ERR_INTERNAL_ERROR, 0) == Code::kIo);
+}
+
+
+// End to end: the ptrec binary plans and applies a vms entry whose uri is this private daemon,
+// on a sandbox host root (--root, --simulate): the sandbox's simulated kernel does the binding,
+// the real libvirtd gets the hostdevs in the domain's persistent definition. The BCM5720
+// functions 0000:02:00.0/.1 exist only in the sandbox (checked), and the domain never starts.
+TEST_CASE("libvirt: ptrec plan/apply with uri: qemu:///system?socket=... on a sandbox root", "[libvirt][cli]") {
+  using ptrec::testing::RunPtrec;
+  REQUIRE_FALSE(fs::exists("/sys/bus/pci/devices/0000:02:00.0"));
+  TestDomain dom("ptrec-cli-fw", Lifetime::kDefined);
+  ptrec::testing::ScopedTempDir tmp("libvirt-cli");
+  std::string root = tmp.Sub("host");
+  auto made = RunPtrec({"sandbox", "create", ptrec::testing::SourcePath("examples/hosts/bcm5720-shared-group.yaml"), root});
+  INFO(made.err);
+  REQUIRE(made.exit_code == 0);
+  std::string head = "apiVersion: ptrec/v1\nkind: HostConfig\nvms:\n  - name: ptrec-cli-fw\n    uri: \"" + DaemonUri() + "\"\n";
+  std::ofstream(tmp.Sub("fw.yaml")) << head << "    devices: [{device: \"0000:02:00.0\"}, {device: \"0000:02:00.1\"}]\n";
+  std::ofstream(tmp.Sub("none.yaml")) << head << "    devices: []\n";
+  auto apply = [&](const std::string& file) {
+    return RunPtrec({"apply", "-f", tmp.Sub(file), "--root", root, "--simulate", "--auto-approve"});
+  };
+
+  auto plan = RunPtrec({"plan", "-f", tmp.Sub("fw.yaml"), "--root", root});
+  INFO(plan.out << plan.err);
+  CHECK(plan.exit_code == 2);
+  CHECK(Contains(plan.out, "attach to ptrec-cli-fw (config only)"));
+  auto applied = apply("fw.yaml");
+  INFO(applied.out << applied.err);
+  REQUIRE(applied.exit_code == 0);
+  std::string xml = dom.Xml(true);
+  CHECK(Contains(xml, "bus='0x02' slot='0x00' function='0x0'"));
+  CHECK(Contains(xml, "bus='0x02' slot='0x00' function='0x1'"));
+  CHECK(Contains(xml, "managed='no'"));
+  auto again = RunPtrec({"plan", "-f", tmp.Sub("fw.yaml"), "--root", root});
+  CHECK(again.exit_code == 0);
+
+  // Dropping the devices detaches them (ptrec attached them: the ledger says so) and gives
+  // them back to tg3 in the sandbox.
+  auto removed = apply("none.yaml");
+  INFO(removed.out << removed.err);
+  REQUIRE(removed.exit_code == 0);
+  CHECK_FALSE(Contains(dom.Xml(true), "<hostdev"));
+  CHECK(fs::read_symlink(root + "/sys/bus/pci/devices/0000:02:00.0/driver").filename() == "tg3");
 }
 
 }  // namespace
