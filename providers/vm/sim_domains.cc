@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "providers/host/sysfs_paths.h"
+#include "providers/libvirt/hostdev.h"
 
 namespace ptrec::vm {
 namespace {
@@ -28,18 +29,6 @@ std::optional<Bdf> AddressOf(const pugi::xml_node& address) {
              static_cast<uint8_t>(*function)};
 }
 
-void SetAddress(pugi::xml_node node, Bdf bdf) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "0x%04x", bdf.domain);
-  node.append_attribute("domain") = buf;
-  std::snprintf(buf, sizeof buf, "0x%02x", bdf.bus);
-  node.append_attribute("bus") = buf;
-  std::snprintf(buf, sizeof buf, "0x%02x", bdf.device);
-  node.append_attribute("slot") = buf;
-  std::snprintf(buf, sizeof buf, "0x%x", bdf.function);
-  node.append_attribute("function") = buf;
-}
-
 bool IsPciHostdev(const pugi::xml_node& h) {
   return std::string_view(h.attribute("mode").value()) == "subsystem" &&
          std::string_view(h.attribute("type").value()) == "pci";
@@ -55,9 +44,9 @@ Result<pugi::xml_node> LoadDomain(pugi::xml_document& doc, std::string_view xml)
   return domain;
 }
 
-std::string Dump(const pugi::xml_document& doc) {
+std::string Dump(const pugi::xml_node& node) {
   std::ostringstream out;
-  doc.save(out, "  ", pugi::format_default | pugi::format_no_declaration);
+  node.print(out, "  ", pugi::format_default | pugi::format_no_declaration);
   return out.str();
 }
 
@@ -67,19 +56,12 @@ Result<std::vector<VmHostdev>> ParseDomainHostdevs(std::string_view domain_xml) 
   pugi::xml_document doc;
   auto domain = LoadDomain(doc, domain_xml);
   if (!domain) return std::unexpected(domain.error());
+  // libvirt::ParseHostdevs reads a <domain> document: unwrap a live status file first.
+  std::string text = doc.child("domain") ? std::string(domain_xml) : Dump(*domain);
+  auto parsed = libvirt::ParseHostdevs(text);
+  if (!parsed) return std::unexpected(parsed.error());
   std::vector<VmHostdev> out;
-  for (pugi::xml_node h : domain->child("devices").children("hostdev")) {
-    if (!IsPciHostdev(h)) continue;
-    auto source = AddressOf(h.child("source").child("address"));
-    if (!source) return Fail(Code::kInvalid, "a PCI <hostdev> has no valid <source><address .../>");
-    VmHostdev v;
-    v.source = *source;
-    v.managed = std::string_view(h.attribute("managed").value()) == "yes";
-    for (pugi::xml_node a : h.children("address"))
-      if (std::string_view(a.attribute("type").value()) == "pci") v.guest_address = AddressOf(a);
-    v.alias = h.child("alias").attribute("name").value();
-    out.push_back(std::move(v));
-  }
+  for (const auto& h : *parsed) out.push_back(VmHostdev{h.source, h.managed, h.guest_address, h.alias});
   return out;
 }
 
@@ -93,17 +75,11 @@ Result<std::string> AddHostdevXml(std::string_view domain_xml, const VmHostdev& 
     if (IsPciHostdev(h) && AddressOf(h.child("source").child("address")) == hostdev.source)
       // libvirt: VIR_ERR_OPERATION_INVALID "device is already in the domain configuration".
       return Fail(Code::kInvalid, "PCI device " + hostdev.source.str() + " is already in the domain configuration");
-  pugi::xml_node h = devices.append_child("hostdev");
-  h.append_attribute("mode") = "subsystem";
-  h.append_attribute("type") = "pci";
-  h.append_attribute("managed") = hostdev.managed ? "yes" : "no";
-  pugi::xml_node source = h.append_child("source");
-  SetAddress(source.append_child("address"), hostdev.source);
-  if (hostdev.guest_address) {
-    pugi::xml_node a = h.append_child("address");
-    a.append_attribute("type") = "pci";
-    SetAddress(a, *hostdev.guest_address);
-  }
+  // The element libvirt's attach takes, as providers/libvirt writes it for the real daemon.
+  pugi::xml_document element;
+  std::string xml = libvirt::HostdevXml(libvirt::PciHostdev{hostdev.source, hostdev.managed, "", hostdev.guest_address});
+  if (!element.load_buffer(xml.data(), xml.size())) return Fail(Code::kInvalid, "bad <hostdev> element");
+  devices.append_copy(element.first_child());
   return Dump(doc);
 }
 
