@@ -431,3 +431,43 @@ TEST_CASE("cli: a sandbox VM with an explicit URI is not simulated", "[cli][vm]"
 }
 
 }  // namespace ptrec::testing
+
+#include "tests/support/qmp_fixtures.h"
+
+namespace ptrec::testing {
+
+TEST_CASE("cli: a QEMU over QMP: live-only plan, and a failed device_add rolls the binds back", "[cli][vm][qemu]") {
+  // Given a real QEMU (TCG, -S) with two free root ports and a sandbox whose BCM5720 functions
+  // this machine does not have, when a vms entry gives both to the QEMU over its QMP socket,
+  // then the plan attaches them live only; apply binds them in the sandbox, QEMU's device_add
+  // fails (no such host device here), and the whole run is undone: both back on tg3.
+  REQUIRE_FALSE(std::filesystem::exists("/sys/bus/pci/devices/0000:02:00.0"));
+  ScopedTempDir qdir{"cli-qemu"};
+  QemuProcess qemu(qdir.path(), {"-device", "pcie-root-port,id=rp1,chassis=1,bus=pcie.0", "-device",
+                                 "pcie-root-port,id=rp2,chassis=2,bus=pcie.0"});
+  Sandbox box("bcm5720-shared-group");
+  std::string head = std::string(kEmptyDesired) + "vms:\n  - name: fwq\n    qmp: " + qemu.socket_path() + "\n";
+  std::string devices = "    devices: [{device: \"0000:02:00.0\"}, {device: \"0000:02:00.1\"}]\n";
+  SECTION("hotplug: true") {
+    WriteText(box.tmp.Sub("q.yaml"), head + "    hotplug: true\n" + devices);
+    Run plan = box.Plan(box.tmp.Sub("q.yaml"));
+    INFO(plan.out << plan.err << qemu.log());
+    CHECK(plan.exit_code == 2);
+    CHECK_THAT(plan.out, Catch::Contains("vm fwq: 0000:02:00.1  attach to fwq (live only)"));
+    Run apply = box.Apply(box.tmp.Sub("q.yaml"));
+    INFO(apply.out << apply.err);
+    CHECK(apply.exit_code == 1);
+    CHECK_THAT(apply.out, Catch::Contains("0000:02:00.0"));
+    CHECK_THAT(apply.out, Catch::Contains("Every step this run made was undone"));
+    CHECK(box.Drivers()["0000:02:00.0"] == "tg3");
+    CHECK(box.Drivers()["0000:02:00.1"] == "tg3");
+  }
+  SECTION("hotplug: false cannot change a VM that has no persistent definition") {
+    WriteText(box.tmp.Sub("q.yaml"), head + devices);
+    Run plan = box.Plan(box.tmp.Sub("q.yaml"));
+    CHECK(plan.exit_code == 1);
+    CHECK_THAT(plan.out, Catch::Contains("is reached over QMP, which has no persistent definition"));
+  }
+}
+
+}  // namespace ptrec::testing
