@@ -194,12 +194,17 @@ TEST_CASE("cli: a snapshot plans like the host it was taken from", "[cli]") {
   Run s = RunPtrec({"snapshot", "--root", box.root, "--out", snap});
   INFO(s.err);
   REQUIRE(s.exit_code == 0);
-  std::string desired = SourcePath("examples/bcm5720-hide-group.yaml");
-  Run a = RunPtrec({"plan", "--json", "-f", desired, "--root", box.root});
-  Run b = RunPtrec({"plan", "--json", "-f", desired, "--root", snap});
-  json ja = json::parse(a.out), jb = json::parse(b.out);
-  CHECK(ja["actions"] == jb["actions"]);
-  CHECK(ja["fingerprint"] == jb["fingerprint"]);
+  // The VM example too: the snapshot carries the domain XML (etc/libvirt/qemu/fw1.xml).
+  for (const char* example : {"examples/bcm5720-hide-group.yaml", "examples/vm-bcm5720-group.yaml"}) {
+    std::string desired = SourcePath(example);
+    Run a = RunPtrec({"plan", "--json", "-f", desired, "--root", box.root});
+    Run b = RunPtrec({"plan", "--json", "-f", desired, "--root", snap});
+    INFO(example << "\n" << b.err);
+    json ja = json::parse(a.out), jb = json::parse(b.out);
+    CHECK(ja["actions"] == jb["actions"]);
+    CHECK(ja["fingerprint"] == jb["fingerprint"]);
+    CHECK(jb["refused"] == false);
+  }
 }
 
 }  // namespace ptrec::testing
