@@ -260,15 +260,16 @@ Result<void> Connection::Detach(const std::string& domain, const PciHostdev& hos
   PciHostdev match = hostdev;
   match.guest_address.reset();
   std::string xml = HostdevXml(match);
+  // The deadline counts libvirt's own wait too: Detach returns within about live_timeout.
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + live_timeout;
   if (virDomainDetachDeviceFlags(dom.get(), xml.c_str(), AffectFlags(config, live)) < 0) {
     return std::unexpected(LastError(what, uri_));
   }
   if (!live) return {};
 
-  // libvirt returns once it has asked QEMU (device_del) and waited a few seconds for the guest;
-  // the device is only gone when it has left the live XML.
-  using Clock = std::chrono::steady_clock;
-  const auto deadline = Clock::now() + live_timeout;
+  // libvirt returns once it has asked QEMU (device_del) and waited up to 5 s for the guest
+  // (qemuDomainWaitForDeviceRemoval); the device is only gone when it has left the live XML.
   while (true) {
     int active = virDomainIsActive(dom.get());
     if (active < 0) return std::unexpected(LastError(what + ": check the domain's state", uri_));

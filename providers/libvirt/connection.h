@@ -63,8 +63,9 @@ class Connection {
   Result<void> Attach(const std::string& domain, const PciHostdev& hostdev, bool config, bool live);
 
   /// virDomainDetachDeviceFlags; for live, waits (polling the live XML every 100 ms) until the
-  /// device is really gone from the live XML, up to live_timeout -> kTimeout (the device is then
-  /// still assigned to the guest; the message says so). The hostdev is matched on its source
+  /// device is really gone from the live XML, up to live_timeout from the call (libvirt's own
+  /// wait of up to 5 s included; it may overrun a shorter live_timeout) -> kTimeout (the device
+  /// is then still assigned to the guest; the message says so). The hostdev is matched on its source
   /// BDF only. A device already missing (VIR_ERR_DEVICE_MISSING) -> kNotFound. With config and
   /// live together (one libvirt call) the hostdev must be in both, else kNotFound and neither is
   /// changed: detach from each separately when they differ. A domain that stops while waiting
