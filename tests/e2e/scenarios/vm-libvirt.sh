@@ -6,6 +6,9 @@
 #   - apply: the NIC is on vfio-pci, in the live and the persistent XML (virsh dumpxml); a second
 #     plan is empty;
 #   - dropping it: detach from both (live: waits until it left the live XML), then give back.
+# First, with managed: true: no bind in the plan; libvirt binds the NIC to vfio-pci at the live
+# attach and gives it back to e1000e at the detach. (It goes first: libvirt 9.0 remembers the
+# first managed= value it saw for a device for the daemon's lifetime, see libvirt-live.)
 # Needs vm-libvirt.prep.sh (libvirtd + QEMU + virsh in the initramfs).
 # e2e-timeout: 600
 . /lib/ptrec-e2e.sh
@@ -22,6 +25,15 @@ vms:
     hotplug: true
     devices:
       - device: "0000:01:00.0"
+EOF2
+desired /tmp/vm-managed.yaml <<'EOF2'
+apiVersion: ptrec/v1
+kind: HostConfig
+vms:
+  - name: vm1
+    hotplug: true
+    devices:
+      - {device: "0000:01:00.0", managed: true}
 EOF2
 desired /tmp/vm-none.yaml <<'EOF2'
 apiVersion: ptrec/v1
@@ -54,6 +66,23 @@ EOF2
 virsh -c $URI define /tmp/vm1.xml >/dev/null 2>&1
 virsh -c $URI start vm1 >/tmp/start.out 2>&1
 check "vm1 runs" sh -c "virsh -c $URI domstate vm1 | grep -q running" || { cat /tmp/start.out; tail -n 20 /var/log/libvirt/libvirtd.log; finish; exit 1; }
+
+section "managed: true: libvirt does the binding"
+ptq plan -f /tmp/vm-managed.yaml
+expect_eq "plan exit (changes)" $RC 2
+check "... no bind" sh -c "! grep -q 'driver e1000e → vfio-pci' $OUT"
+check "... attach managed='yes'" grep -q "attach to vm1 (config and live, managed='yes')" $OUT
+ptq apply -f /tmp/vm-managed.yaml --auto-approve
+expect_eq "apply exit" $RC 0
+[ $RC -eq 0 ] || sed 's/^/    /' $OUT
+expect_eq "libvirt bound it" "$(drv $NIC)" vfio-pci
+check "live XML has the NIC" has_nic
+ptq apply -f /tmp/vm-none.yaml --auto-approve
+expect_eq "detach apply exit" $RC 0
+check "live XML: gone" sh -c "! virsh -c $URI dumpxml vm1 | grep -q '<hostdev'"
+i=0
+while [ "$(drv $NIC)" != e1000e ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+expect_eq "libvirt gave it back" "$(drv $NIC)" e1000e
 
 section "plan and apply"
 ptq plan -f /tmp/vm.yaml
