@@ -7,9 +7,16 @@
 //  - virDomainDetachDeviceFlags of a hostdev not in the definition: VIR_ERR_DEVICE_MISSING.
 //  - Live attach on a host without an IOMMU: VIR_ERR_CONFIG_UNSUPPORTED ("host doesn't support
 //    passthrough of host PCI devices").
+//  - A second live attach of a device already assigned: VIR_ERR_OPERATION_INVALID ("PCI device
+//    0000:01:00.0 is in use by driver QEMU, domain NAME").
 //  - A live detach can return success while the device is still in the live XML (the guest has
 //    not released it yet; with QEMU's ACPI hotplug on q35 it may never); libvirt waits only ~5 s
 //    for QEMU's DEVICE_DELETED itself. Detach therefore checks the live XML until it is gone.
+//    With native PCIe hotplug and no guest OS, the device is gone when libvirt returns (~0.2-0.4 s).
+//  - managed='yes' on hotplug: libvirt binds the device to vfio-pci and, after the detach, back to
+//    its driver, but only if libvirtd has not seen it as managed='no' before: it keeps a device's
+//    first managed= value in its inactive list for the daemon's lifetime ("Not reattaching
+//    unmanaged PCI device"). Callers that need the host driver back must check it themselves.
 #pragma once
 
 #include <chrono>
