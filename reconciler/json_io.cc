@@ -18,14 +18,15 @@ json Summary(const Plan& plan) {
 
 std::optional<ActionKind> KindFromName(const std::string& s) {
   for (auto k : {ActionKind::kEditBootloader, ActionKind::kWriteFile, ActionKind::kLoadModule,
-                 ActionKind::kReloadModule, ActionKind::kSetNumVfs,
-                 ActionKind::kBind, ActionKind::kRelease})
+                 ActionKind::kReloadModule, ActionKind::kSetNumVfs, ActionKind::kBind,
+                 ActionKind::kRelease, ActionKind::kAttach, ActionKind::kDetach})
     if (s == ActionKindName(k)) return k;
   return std::nullopt;
 }
 
 std::optional<Phase> PhaseFromName(const std::string& s) {
-  for (auto p : {Phase::kBoot, Phase::kModules, Phase::kRelease, Phase::kVfCount, Phase::kBind})
+  for (auto p : {Phase::kBoot, Phase::kModules, Phase::kDetach, Phase::kRelease, Phase::kVfCount, Phase::kBind,
+                 Phase::kAttach})
     if (s == PhaseName(p)) return p;
   return std::nullopt;
 }
@@ -77,6 +78,20 @@ json HostToJson(const HostState& host) {
   }
   json usages = json::array();
   for (const auto& u : host.usages) usages.push_back({{"bdf", u.bdf.str()}, {"what", u.what}});
+  json vms = json::array();
+  auto hostdevs = [](const std::vector<VmHostdev>& list) {
+    json out = json::array();
+    for (const auto& h : list) {
+      json j = {{"source", h.source.str()}, {"managed", h.managed}, {"alias", h.alias}};
+      if (h.guest_address) j["guest_address"] = h.guest_address->str();
+      out.push_back(std::move(j));
+    }
+    return out;
+  };
+  for (const auto& vm : host.vms)
+    vms.push_back({{"name", vm.name}, {"uri", vm.uri}, {"qmp", vm.qmp}, {"exists", vm.exists},
+                   {"running", vm.running}, {"config", hostdevs(vm.config)}, {"live", hostdevs(vm.live)},
+                   {"problem", vm.problem}});
   return {{"format_version", kJsonFormatVersion},
           {"kind", "host"},
           {"root", host.root},
@@ -87,6 +102,7 @@ json HostToJson(const HostState& host) {
           {"devices", devices},
           {"iommu_groups", groups},
           {"usages", usages},
+          {"vms", vms},
           {"fingerprint", host.Fingerprint()}};
 }
 
@@ -124,6 +140,16 @@ json ActionToJson(const Action& a) {
       j["module"] = a.module;
       j["commands"] = a.argvs;
       break;
+    case ActionKind::kAttach:
+    case ActionKind::kDetach:
+      j["vm"] = a.vm;
+      j["vm_uri"] = a.vm_uri;
+      j["vm_qmp"] = a.vm_qmp;
+      j["config"] = a.config;
+      j["live"] = a.live;
+      j["managed"] = a.managed;
+      if (a.guest_address) j["guest_address"] = a.guest_address->str();
+      break;
     case ActionKind::kEditBootloader:
     case ActionKind::kWriteFile:
       j["path"] = a.path;
@@ -146,6 +172,8 @@ json PlanToJson(const Plan& plan, const std::string& source) {
                         {"message", f.message},
                         {"hint", f.hint},
                         {"position", f.pos.str()}});
+  json vms = json::array();
+  for (const auto& vm : plan.vms) vms.push_back({{"name", vm.name}, {"uri", vm.uri}, {"qmp", vm.qmp}});
   return {{"format_version", kJsonFormatVersion},
           {"kind", "plan"},
           {"root", plan.root},
@@ -157,7 +185,8 @@ json PlanToJson(const Plan& plan, const std::string& source) {
           {"pending_reboot", plan.pending_reboot},
           {"summary", Summary(plan)},
           {"actions", actions},
-          {"findings", findings}};
+          {"findings", findings},
+          {"vms", vms}};
 }
 
 Result<Plan> PlanFromJson(const json& doc) {
@@ -172,6 +201,9 @@ Result<Plan> PlanFromJson(const json& doc) {
     plan.root = doc.at("root").get<std::string>();
     plan.fingerprint = doc.at("fingerprint").get<std::string>();
     plan.pending_reboot = doc.value("pending_reboot", std::vector<std::string>{});
+    if (doc.contains("vms"))
+      for (const auto& v : doc.at("vms"))
+        plan.vms.push_back(VmSpec{.name = v.at("name").get<std::string>(), .uri = v.value("uri", ""), .qmp = v.value("qmp", "")});
     for (const auto& j : doc.at("actions")) {
       Action a;
       a.id = j.at("id").get<int>();
@@ -198,6 +230,13 @@ Result<Plan> PlanFromJson(const json& doc) {
       a.content = j.value("content", "");
       a.expected = j.value("expected", "");
       a.remove = j.value("remove", false);
+      a.vm = j.value("vm", "");
+      a.vm_uri = j.value("vm_uri", "");
+      a.vm_qmp = j.value("vm_qmp", "");
+      a.config = j.value("config", false);
+      a.live = j.value("live", false);
+      a.managed = j.value("managed", false);
+      if (j.contains("guest_address")) a.guest_address = BdfFrom(j.at("guest_address"));
       if (j.contains("commands")) a.argvs = j["commands"].get<std::vector<std::vector<std::string>>>();
       for (const auto& argv : a.argvs) {
         std::string line;

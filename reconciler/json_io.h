@@ -16,7 +16,9 @@ inline constexpr int kJsonFormatVersion = 1;
 /// `ptrec show --json`: {"format_version", "kind":"host", "root", "iommu":{...},
 /// "cmdline", "kernel_release", "devices":[{bdf, vendor_id, device_id, class, driver,
 /// driver_override, iommu_group, numa_node, sriov?, physfn?, vf_index?, vfs, net_interfaces,
-/// block_devices, msi, msix}], "iommu_groups":{"N":[bdf...]}, "usages":[...]}.
+/// block_devices, msi, msix}], "iommu_groups":{"N":[bdf...]}, "usages":[...],
+/// "vms":[{name, uri, qmp, exists, running, problem, config:[hostdev], live:[hostdev]}]} with
+/// hostdev {source, managed, alias, guest_address?}.
 nlohmann::json HostToJson(const HostState& host);
 
 /// One action: {id, kind, phase, symbol, device, vf?, subject, before, after, reason, deps,
@@ -26,7 +28,8 @@ nlohmann::json ActionToJson(const Action& action);
 /// `ptrec plan --json` and the plan file: {"format_version", "kind":"plan", "root",
 /// "fingerprint", "source", "changes", "refused", "reboot_required", "pending_reboot":[text],
 /// "summary":{add, change, remove}, "actions":[...], "findings":[{severity, subject, message,
-/// hint, position}]}. reboot_required is true when an action needs a reboot or when something
+/// hint, position}], "vms":[{name, uri, qmp}] (the domains it was planned against)}. Attach and
+/// detach actions carry {vm, vm_uri, vm_qmp, config, live, managed, guest_address?}. reboot_required is true when an action needs a reboot or when something
 /// already configured for the next boot is not running yet (pending_reboot says what), so it
 /// can be true with no actions.
 nlohmann::json PlanToJson(const Plan& plan, const std::string& source);

@@ -33,6 +33,21 @@ const Ledger::Binding* Ledger::FindBinding(Bdf bdf) const {
   return it == bindings.end() ? nullptr : &*it;
 }
 
+std::string VmDeviceSpec::str() const {
+  if (vf < 0) return select.str();
+  return "VF " + std::to_string(vf) + " of " + select.str();
+}
+
+const Ledger::Hostdev* Ledger::FindHostdev(const std::string& vm, Bdf bdf) const {
+  auto it = std::find_if(hostdevs.begin(), hostdevs.end(), [&](auto& h) { return h.vm == vm && h.bdf == bdf; });
+  return it == hostdevs.end() ? nullptr : &*it;
+}
+
+const ObservedVm* HostState::FindVm(const std::string& name) const {
+  auto it = std::find_if(vms.begin(), vms.end(), [&](auto& v) { return v.name == name; });
+  return it == vms.end() ? nullptr : &*it;
+}
+
 const Ledger::VfCount* Ledger::FindVfCount(Bdf pf) const {
   auto it = std::find_if(vf_counts.begin(), vf_counts.end(), [&](auto& v) { return v.pf == pf; });
   return it == vf_counts.end() ? nullptr : &*it;
@@ -92,6 +107,14 @@ std::string HostState::Fingerprint() const {
   for (const auto& u : usages) f.Add(u.bdf.str() + u.what);
   for (const auto& b : ledger.bindings) f.Add(b.bdf.str() + b.driver + b.original_driver + b.original_override);
   for (const auto& v : ledger.vf_counts) f.Add(v.pf.str() + std::to_string(v.num_vfs) + "/" + std::to_string(v.original_num_vfs));
+  for (const auto& h : ledger.hostdevs) f.Add(h.vm + "/" + h.bdf.str() + (h.managed ? "+m" : ""));
+  // Domains: existence, state and every hostdev of both definitions (a plan attaches or
+  // detaches against exactly these).
+  for (const auto& vm : vms) {
+    f.Add("vm " + vm.name + (vm.exists ? " exists" : " missing") + (vm.running ? " running" : "") + vm.problem);
+    for (const auto& h : vm.config) f.Add("c " + h.source.str() + (h.managed ? "+m" : "") + (h.guest_address ? h.guest_address->str() : ""));
+    for (const auto& h : vm.live) f.Add("l " + h.source.str() + (h.managed ? "+m" : ""));
+  }
   char buf[20];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(f.h));
   return buf;
@@ -110,7 +133,10 @@ char Action::symbol() const {
     case ActionKind::kBind:
       return '+';
     case ActionKind::kRelease:
+    case ActionKind::kDetach:
       return '-';
+    case ActionKind::kAttach:
+      return '+';
     case ActionKind::kSetNumVfs:
       if (from_num_vfs == 0) return '+';
       if (num_vfs == 0) return '-';
@@ -123,12 +149,13 @@ std::string Action::subject() const {
   if (kind == ActionKind::kLoadModule || kind == ActionKind::kReloadModule) return "module " + module;
   if (kind == ActionKind::kEditBootloader) return "kernel command line (" + path + ")";
   if (kind == ActionKind::kWriteFile) return path;
+  std::string s = device.str();
   if (vf) {
-    std::string s = "VF " + std::to_string(vf->index) + " of " + vf->pf.str();
+    s = "VF " + std::to_string(vf->index) + " of " + vf->pf.str();
     if (device != vf->pf) s += " (" + device.str() + ")";
-    return s;
   }
-  return device.str();
+  if (kind == ActionKind::kAttach || kind == ActionKind::kDetach) s = "vm " + vm + ": " + s;
+  return s;
 }
 
 bool Plan::refused() const {
@@ -164,6 +191,8 @@ const char* ActionKindName(ActionKind kind) {
     case ActionKind::kSetNumVfs: return "set_num_vfs";
     case ActionKind::kBind: return "bind";
     case ActionKind::kRelease: return "release";
+    case ActionKind::kAttach: return "attach";
+    case ActionKind::kDetach: return "detach";
   }
   return "";
 }
@@ -172,6 +201,8 @@ const char* PhaseName(Phase phase) {
   switch (phase) {
     case Phase::kBoot: return "boot";
     case Phase::kModules: return "modules";
+    case Phase::kDetach: return "detach";
+    case Phase::kAttach: return "attach";
     case Phase::kRelease: return "release";
     case Phase::kVfCount: return "vf_count";
     case Phase::kBind: return "bind";

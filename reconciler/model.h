@@ -134,8 +134,41 @@ struct ModuleConfigSpec {
   SourcePos pos;
 };
 
+/// What to do with a `vms:` entry whose domain does not exist (or cannot be reached).
+enum class MissingDomain {
+  kRefuse,  ///< the plan refuses (default): a typo in a name should not pass silently
+  kSkip,    ///< a warning; the entry is left out of the plan
+};
+
+/// One `vms[].devices` entry: a host PCI function the domain gets as a
+/// <hostdev mode='subsystem' type='pci'> (libvirt formatdomain "Host device assignment").
+/// With \a vf >= 0, \a select names the PF and the device is its VF number \a vf (resolved to a
+/// BDF after the VF count is set).
+struct VmDeviceSpec {
+  Selector select;
+  int vf = -1;                      ///< VF index of the selected PF; -1: the selected device itself
+  bool managed = false;             ///< managed='yes': libvirt binds/unbinds it, ptrec does not
+  std::optional<Bdf> guest_address; ///< <address type='pci'> in the guest; nullopt: libvirt picks
+  Force force = Force::kNo;         ///< take it from the host even if in use (as hide's force)
+  SourcePos pos;
+  /// "0000:03:00.0" or "VF 1 of interface eno1".
+  std::string str() const;
+};
+
+/// One `vms:` entry: a domain and the host devices it should have. Exactly one of \a uri and
+/// \a qmp may be set; both empty means the default connection (qemu:///system on the real
+/// root; simulated domain XML under a sandbox root).
+struct VmSpec {
+  std::string name;     ///< libvirt domain name (or a label for a QMP VM)
+  std::string uri;      ///< libvirt connection URI as written; "" = default
+  std::string qmp;      ///< QMP unix socket path of a QEMU run without libvirt; "" = libvirt
+  bool hotplug = false; ///< also change the running domain (VIR_DOMAIN_AFFECT_LIVE / device_add)
+  MissingDomain missing = MissingDomain::kRefuse;
+  std::vector<VmDeviceSpec> devices;
+  SourcePos pos;
+};
+
 /// A validated desired-state document (apiVersion ptrec/v1, kind HostConfig).
-/// Room is kept for vms: the schema rejects it until the libvirt provider exists.
 struct DesiredState {
   std::string source;  ///< file name the document came from ("<stdin>" for standard input)
   std::string text;    ///< the document as written, for the boot-time copy (etc/ptrec/host.yaml)
@@ -144,6 +177,7 @@ struct DesiredState {
   std::vector<HideSpec> hide;
   std::optional<KernelArgsSpec> kernel_args;   ///< absent: ptrec leaves the command line alone
   std::vector<ModuleConfigSpec> modules;
+  std::vector<VmSpec> vms;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -224,11 +258,44 @@ struct Ledger {
     int num_vfs = 0;                ///< the count ptrec set
     int original_num_vfs = 0;
   };
+  /// A hostdev ptrec attached to a domain, so a later plan may detach it.
+  struct Hostdev {
+    std::string vm;        ///< domain name
+    std::string uri;       ///< the VmSpec's uri as planned ("" = default)
+    std::string qmp;       ///< the VmSpec's QMP socket ("" = libvirt)
+    Bdf bdf;
+    bool managed = false;
+  };
   std::vector<Binding> bindings;
   std::vector<VfCount> vf_counts;
+  std::vector<Hostdev> hostdevs;
 
   const Binding* FindBinding(Bdf bdf) const;
+  /// The hostdev entry for \a bdf in domain \a vm, or nullptr.
+  const Hostdev* FindHostdev(const std::string& vm, Bdf bdf) const;
   const VfCount* FindVfCount(Bdf pf) const;
+};
+
+/// One PCI hostdev of a domain as observed (libvirt: <hostdev mode='subsystem' type='pci'>;
+/// QMP: a vfio-pci device under /machine/peripheral).
+struct VmHostdev {
+  Bdf source;                       ///< host BDF
+  bool managed = false;             ///< managed='yes'
+  std::optional<Bdf> guest_address; ///< guest PCI address, when the XML gives one
+  std::string alias;                ///< live alias ("hostdev0") or QMP device id; "" unknown
+};
+
+/// A domain the desired state (or the ledger) names, as its backend describes it.
+struct ObservedVm {
+  std::string name;
+  std::string uri;          ///< as in the VmSpec / ledger ("" = default)
+  std::string qmp;
+  bool exists = false;      ///< the domain is defined (libvirt) / the socket answers (QMP)
+  bool running = false;     ///< virDomainIsActive; QMP: always true when it answers
+  bool has_config = true;   ///< false for QMP VMs: there is no persistent definition
+  std::vector<VmHostdev> config;  ///< persistent definition (VIR_DOMAIN_XML_INACTIVE)
+  std::vector<VmHostdev> live;    ///< running domain; empty when not running
+  std::string problem;      ///< why it could not be described ("" when fine or just missing)
 };
 
 /// The bootloader configuration that sets the next boot's kernel command line.
@@ -272,7 +339,11 @@ struct HostState {
   /// Current contents of the files ptrec owns (modprobe.d, udev rules, systemd unit, the
   /// desired-state copy), by path relative to the root; absent files are not in the map.
   std::map<std::string, std::string> owned_files;
+  /// Domains named by the desired state's vms and by the ledger's hostdevs, by name.
+  std::vector<ObservedVm> vms;
 
+  /// The observed domain named \a name, or nullptr.
+  const ObservedVm* FindVm(const std::string& name) const;
   /// The device at \a bdf, or nullptr. O(1).
   const PciDevice* Find(Bdf bdf) const;
   /// Rebuilds the BDF index; call after changing `devices`.
@@ -297,12 +368,15 @@ enum class ActionKind {
   kSetNumVfs,   ///< write sriov_numvfs (through 0 when both counts are non-zero)
   kBind,        ///< driver_override + unbind + drivers_probe: move a device to `driver`
   kRelease,     ///< give a device back: restore driver_override and the original driver
+  kAttach,      ///< add a PCI hostdev to a domain (config and/or live)
+  kDetach,      ///< remove a PCI hostdev from a domain (config and/or live)
 };
 
 /// Phases keep the order safe. Set-up runs boot configuration (bootloader, owned files) ->
-/// modules -> VF counts -> binding; tear-down
-/// (release) runs before VF counts change, so a device is never moved while its PF changes.
-enum class Phase { kBoot = 0, kModules = 1, kRelease = 2, kVfCount = 3, kBind = 4 };
+/// modules -> VF counts -> binding -> attach to VMs; tear-down (detach from VMs, then release)
+/// runs before VF counts change, so a device is never moved while its PF changes or a VM
+/// still holds it.
+enum class Phase { kBoot = 0, kModules = 1, kDetach = 2, kRelease = 3, kVfCount = 4, kBind = 5, kAttach = 6 };
 
 /// A VF named by its PF and index, for VFs that do not exist yet when the plan is made.
 struct VfRef {
@@ -339,6 +413,13 @@ struct Action {
   bool remove = false;         ///< kWriteFile: remove the file instead
   std::vector<std::string> commands;  ///< argv joined by ' ' (display) of follow-up commands
   std::vector<std::vector<std::string>> argvs;  ///< the same commands as argv, to run
+  std::string vm;              ///< kAttach, kDetach: domain name
+  std::string vm_uri;          ///< kAttach, kDetach: libvirt URI as written ("" = default)
+  std::string vm_qmp;          ///< kAttach, kDetach: QMP socket ("" = libvirt)
+  bool config = false;         ///< kAttach, kDetach: change the persistent definition
+  bool live = false;           ///< kAttach, kDetach: change the running domain
+  bool managed = false;        ///< kAttach, kDetach: managed='yes'
+  std::optional<Bdf> guest_address;  ///< kAttach: guest PCI address
 
   /// '+' creates/takes, '~' changes in place, '-' removes/gives back (Terraform style).
   char symbol() const;
@@ -390,6 +471,10 @@ struct Plan {
   std::vector<Finding> findings;
   PersistSpec persist;  ///< runtime state to re-establish at boot (see providers/persist)
 
+  /// The domains the plan was made against (name, uri, qmp only): `ptrec apply PLANFILE`
+  /// describes them again to check the plan is not stale.
+  std::vector<VmSpec> vms;
+
   /// Changes already configured for the next boot but not running (kernel arguments,
   /// module options): each says what differs. The host needs a reboot even with no action.
   std::vector<std::string> pending_reboot;
@@ -409,7 +494,7 @@ std::string ModuleName(std::string_view name);
 /// usually named like its file).
 std::string_view ModuleFileName(std::string_view path);
 
-const char* ActionKindName(ActionKind kind);  ///< "load_module", "set_num_vfs", "bind", "release"
-const char* PhaseName(Phase phase);            ///< "modules", "release", "vf_count", "bind"
+const char* ActionKindName(ActionKind kind);  ///< "load_module", "set_num_vfs", "bind", "release", "attach", "detach"
+const char* PhaseName(Phase phase);            ///< "modules", "detach", "release", "vf_count", "bind", "attach"
 
 }  // namespace ptrec

@@ -75,11 +75,16 @@ class Planner {
   Plan Run() {
     plan_.root = host_.root;
     plan_.fingerprint = host_.Fingerprint();
+    for (const auto& vm : host_.vms) plan_.vms.push_back(VmSpec{.name = vm.name, .uri = vm.uri, .qmp = vm.qmp});
     PlanVfCounts();
     PlanHides();
+    ResolveVms();
     CheckGroupsAndSafety();
+    CheckVmGroups();
     PlanBindings();
     PlanReleases();
+    PlanVmHostdevs();
+    CheckHeldDevices();
     PlanModules();
     FillPersist();
     Order();
@@ -339,6 +344,13 @@ class Planner {
     }
   }
 
+  // The key a VF created by this plan is known by: its predicted BDF, or (unknown layout) a
+  // synthetic one in domain 0xffff so each VF stays distinct.
+  Bdf NewVfKey(const PciDevice& pf, int n) const {
+    if (auto vf = PredictVf(pf, n)) return *vf;
+    return Bdf{0xffff, static_cast<uint8_t>(pf.bdf.bus), static_cast<uint8_t>(n >> 3), static_cast<uint8_t>(n & 7)};
+  }
+
   void PlanHides() {
     for (size_t i = 0; i < desired_.hide.size(); ++i) {
       const auto& spec = desired_.hide[i];
@@ -512,6 +524,11 @@ class Planner {
   void PlanReleases() {
     for (const auto& b : host_.ledger.bindings) {
       if (wants_.count(b.bdf)) continue;
+      if (managed_.count(b.bdf)) {
+        Warn(b.bdf.str(), b.bdf.str() + " was bound to " + b.driver + " by ptrec and is now managed: true; ptrec leaves its "
+                          "driver to libvirt");
+        continue;
+      }
       const PciDevice* d = host_.Find(b.bdf);
       if (!d) continue;  // gone (a VF removed since): nothing to give back
       if (d->is_vf() && recreated_pfs_.count(*d->physfn)) continue;  // removed by this plan
@@ -581,6 +598,397 @@ class Planner {
 
   void Order() { OrderActions(plan_.actions); }
 
+  // ---- VMs ------------------------------------------------------------------------------------
+
+  // One resolved vms[].devices entry.
+  struct VmDev {
+    size_t vm = 0;                 // index in desired_.vms
+    const VmDeviceSpec* spec = nullptr;
+    std::string entry;             // "vms[0].devices[1]"
+    Bdf bdf;                       // its BDF (predicted for a VF this plan creates)
+    std::optional<VfRef> vf;       // set when this plan (re)creates the VF
+  };
+
+  static bool Holds(const std::vector<VmHostdev>& list, Bdf bdf) {
+    return std::any_of(list.begin(), list.end(), [&](const VmHostdev& h) { return h.source == bdf; });
+  }
+  static const VmHostdev* FindHostdev(const std::vector<VmHostdev>& list, Bdf bdf) {
+    auto it = std::find_if(list.begin(), list.end(), [&](const VmHostdev& h) { return h.source == bdf; });
+    return it == list.end() ? nullptr : &*it;
+  }
+
+  // The device a vms entry names, or nullopt (refused).
+  std::optional<VmDev> ResolveVmDevice(size_t i, size_t j) {
+    const VmSpec& vm = desired_.vms[i];
+    const VmDeviceSpec& spec = vm.devices[j];
+    VmDev out{i, &spec, "vms[" + std::to_string(i) + "].devices[" + std::to_string(j) + "]", {}, std::nullopt};
+    std::vector<Bdf> found = Resolve(spec.select, out.entry);
+    if (found.empty()) return std::nullopt;
+    if (found.size() > 1) {
+      Refuse(out.entry, spec.select.str() + " selects " + std::to_string(found.size()) + " devices; a VM device entry takes one",
+             "add index: N to pick one (counting from 0 in BDF order), or select by device", spec.pos);
+      return std::nullopt;
+    }
+    Bdf bdf = found[0];
+    if (spec.vf < 0) {
+      out.bdf = bdf;
+      if (auto p = predicted_.find(bdf); p != predicted_.end() && !host_.Find(bdf)) {
+        out.vf = p->second;
+        return out;
+      }
+      const PciDevice* d = host_.Find(bdf);
+      if (!d) return std::nullopt;
+      if (d->is_bridge()) {
+        Refuse(out.entry, Describe(*d) + " is a PCI bridge or port; bridges are not assigned to VMs",
+               "select the endpoint devices behind it instead", spec.pos);
+        return std::nullopt;
+      }
+      if (d->is_vf() && recreated_pfs_.count(*d->physfn)) {
+        auto it = pf_counts_.find(*d->physfn);
+        int count = it == pf_counts_.end() ? 0 : it->second;
+        if (d->vf_index >= count) {
+          Refuse(out.entry, bdf.str() + " will not exist: the VF count of its PF " + d->physfn->str() + " goes to " +
+                                std::to_string(count),
+                 "raise numVfs or drop this entry", spec.pos);
+          return std::nullopt;
+        }
+        out.vf = VfRef{*d->physfn, d->vf_index};
+      }
+      return out;
+    }
+    // vf: N of the selected PF.
+    const PciDevice* pf = host_.Find(bdf);
+    if (!pf) return std::nullopt;
+    if (!pf->is_pf()) {
+      Refuse(out.entry, Describe(*pf) + " is not an SR-IOV physical function, so it has no VF " + std::to_string(spec.vf),
+             "select the PF (`ptrec show` lists PFs with their sriov_totalvfs), or drop vf: to give the device itself",
+             spec.pos);
+      return std::nullopt;
+    }
+    auto want = pf_counts_.find(pf->bdf);
+    bool counted_here = want != pf_counts_.end() && !frozen_pfs_.count(pf->bdf);
+    int count = counted_here ? want->second : pf->sriov->num_vfs;
+    if (spec.vf >= count) {
+      Refuse(out.entry, "PF " + pf->bdf.str() + (counted_here ? " will have " : " has ") + std::to_string(count) +
+                            " VF(s), so VF " + std::to_string(spec.vf) + " does not exist",
+             "add or raise an sriov entry for " + pf->bdf.str() + ": numVfs: " + std::to_string(spec.vf + 1) +
+                 " or more (sriov_totalvfs " + std::to_string(pf->sriov->total_vfs) + ")",
+             spec.pos);
+      return std::nullopt;
+    }
+    if (vf_count_action_.count(pf->bdf) || static_cast<size_t>(spec.vf) >= pf->vfs.size()) {
+      out.vf = VfRef{pf->bdf, spec.vf};
+      out.bdf = NewVfKey(*pf, spec.vf);
+    } else {
+      out.bdf = pf->vfs[spec.vf];
+    }
+    return out;
+  }
+
+  // Resolves every vms device, refuses devices given twice, and adds the vfio-pci binding a
+  // managed: false device implies (ptrec owns its host driver, as if it were in hide).
+  void ResolveVms() {
+    for (size_t i = 0; i < desired_.vms.size(); ++i) {
+      const VmSpec& vm = desired_.vms[i];
+      std::string entry = "vms[" + std::to_string(i) + "]";
+      const ObservedVm* o = host_.FindVm(vm.name);
+      if (!o || !o->exists) {
+        std::string why = o && !o->problem.empty() ? o->problem : "domain " + vm.name + " does not exist";
+        skipped_vms_.insert(i);
+        if (vm.missing == MissingDomain::kSkip) {
+          Warn(entry, why + "; " + entry + " is skipped (missing: skip)", {}, vm.pos);
+          continue;
+        }
+        Refuse(entry, why,
+               vm.qmp.empty() ? "define the domain first (`virsh define`), fix the name (`virsh list --all`), or set "
+                                "missing: skip to leave it out while it does not exist"
+                              : "start the QEMU with -qmp unix:" + vm.qmp + ",server,wait=off, or set missing: skip",
+               vm.pos);
+        continue;
+      }
+      for (size_t j = 0; j < vm.devices.size(); ++j) {
+        auto dev = ResolveVmDevice(i, j);
+        if (!dev) continue;
+        const VmDeviceSpec& spec = *dev->spec;
+        if (auto [it, fresh] = vm_of_.emplace(dev->bdf, vm_devs_.size()); !fresh) {
+          const VmDev& first = vm_devs_[it->second];
+          Refuse(dev->entry,
+                 spec.str() + " (" + dev->bdf.str() + ") is given to vm " +
+                     desired_.vms[first.vm].name + " by " + first.entry + " (" + first.spec->pos.str() + ") and to vm " +
+                     vm.name + " by " + dev->entry,
+                 "a PCI function can be assigned to one VM at a time; keep one of the entries", spec.pos);
+          continue;
+        }
+        vm_devs_.push_back(*dev);
+        auto wanted = wants_.find(dev->bdf);
+        if (spec.managed) {
+          if (wanted != wants_.end()) {
+            Refuse(dev->entry, dev->bdf.str() + " has managed: true, so libvirt binds it at attach, but " +
+                                   wanted->second.entry + " (" + wanted->second.pos.str() + ") binds it to " +
+                                   wanted->second.driver + " too",
+                   "set managed: false to let ptrec own the binding, or drop it from " + wanted->second.entry, spec.pos);
+            continue;
+          }
+          if (!vm.qmp.empty()) {
+            Refuse(dev->entry, "managed: true needs libvirt, but vm " + vm.name + " is reached over QMP",
+                   "set managed: false: ptrec binds the device to vfio-pci before device_add", spec.pos);
+            continue;
+          }
+          managed_.insert(dev->bdf);
+          if (!dev->vf) CheckUsage(dev->bdf, dev->entry, spec.force, spec.pos, "take");
+          continue;
+        }
+        if (wanted != wants_.end()) {
+          if (wanted->second.driver != "vfio-pci")
+            Refuse(dev->entry, "vm " + vm.name + " needs " + dev->bdf.str() + " on vfio-pci, but " + wanted->second.entry +
+                                   " binds it to " + wanted->second.driver,
+                   "set driver: vfio-pci on " + wanted->second.entry + " (pci-stub cannot hand a device to a VM)",
+                   spec.pos);
+          continue;
+        }
+        if (const PciDevice* d = host_.Find(dev->bdf); d && !dev->vf) {
+          if (d->sriov && d->sriov->num_vfs > 0) {
+            Refuse(dev->entry, Describe(*d) + " has " + std::to_string(d->sriov->num_vfs) +
+                                   " VFs enabled, and vfio-pci refuses a PF with SR-IOV enabled (EBUSY)",
+                   "give the VM one of its VFs (vf: N) instead, or set numVfs: 0 for this PF", spec.pos);
+            continue;
+          }
+          if (pf_counts_.count(dev->bdf)) {
+            Refuse(dev->entry, dev->bdf.str() + " is given to vm " + vm.name + " and given VFs by an sriov entry",
+                   "a PF is either the host's (with VFs) or a VM's; give the VM a VF (vf: N) instead", spec.pos);
+            continue;
+          }
+        }
+        Want w{"vfio-pci", dev->entry, spec.pos, spec.force, dev->vf, "for vm " + vm.name + " (managed: false)"};
+        AddWant(dev->bdf, w);
+      }
+    }
+  }
+
+  // An IOMMU group is one unit for VFIO: all its endpoints go to one VM, and none stays on a
+  // host driver (managed: false devices are checked by the viability rule already).
+  void CheckVmGroups() {
+    for (const VmDev& dev : vm_devs_) {
+      if (dev.vf) continue;  // a VF created by this plan gets its own group from the kernel
+      const PciDevice* d = host_.Find(dev.bdf);
+      if (!d || d->iommu_group < 0) continue;
+      auto group = host_.iommu_groups.find(d->iommu_group);
+      if (group == host_.iommu_groups.end()) continue;
+      const std::string& name = desired_.vms[dev.vm].name;
+      for (Bdf m : group->second) {
+        if (m == dev.bdf) continue;
+        const PciDevice* md = host_.Find(m);
+        if (!md || md->is_bridge()) continue;
+        if (auto other = vm_of_.find(m); other != vm_of_.end()) {
+          const VmDev& o = vm_devs_[other->second];
+          if (o.vm != dev.vm && dev.bdf < m)
+            Refuse(dev.entry, "IOMMU group " + std::to_string(d->iommu_group) + " is split across VMs: " + dev.bdf.str() +
+                                  " goes to vm " + name + " and " + m.str() + " to vm " + desired_.vms[o.vm].name,
+                   "VFIO hands a group to one VM only; give every device of group " + std::to_string(d->iommu_group) +
+                       " to the same VM",
+                   dev.spec->pos);
+          continue;
+        }
+        if (!dev.spec->managed || wants_.count(m) || DriverKeepsGroupViable(md->driver)) continue;
+        Refuse(dev.entry, "IOMMU group " + std::to_string(d->iommu_group) + " would be split between vm " + name + " (" +
+                              dev.bdf.str() + ") and the host (" + m.str() + " on " + md->driver + ")",
+               "give " + m.str() + " to vm " + name + " too, or hide it", dev.spec->pos);
+      }
+    }
+  }
+
+  // What this plan's VF-count changes do to existing VFs: removed for good (index >= the new
+  // count) or only for the moment (N -> 0 -> M recreates the first M at the same BDFs).
+  struct VfLoss {
+    bool permanent = false;
+    int action = -1;  // the kSetNumVfs action
+  };
+  std::map<Bdf, VfLoss> VfLosses() const {
+    std::map<Bdf, VfLoss> out;
+    for (const Action& a : plan_.actions) {
+      if (a.kind != ActionKind::kSetNumVfs || a.from_num_vfs == 0) continue;
+      const PciDevice* pf = host_.Find(a.device);
+      if (!pf) continue;
+      for (Bdf vf : pf->vfs) {
+        const PciDevice* d = host_.Find(vf);
+        bool permanent = a.num_vfs == 0 || !d || d->vf_index >= a.num_vfs;
+        out[vf] = VfLoss{permanent, a.id};
+      }
+    }
+    return out;
+  }
+
+  // Detaches for one observed domain: hostdevs that are ptrec's to remove and that the desired
+  // state no longer gives it, and VFs this plan removes. Returns (vm, bdf) pairs it detaches
+  // from the config and from the live domain.
+  void PlanDetaches(const ObservedVm& o, const VmSpec* spec, const std::map<Bdf, VfLoss>& losses) {
+    std::vector<Bdf> held;
+    for (const auto& h : o.config) held.push_back(h.source);
+    for (const auto& h : o.live)
+      if (std::find(held.begin(), held.end(), h.source) == held.end()) held.push_back(h.source);
+    const bool hotplug = spec && spec->hotplug;
+    for (Bdf bdf : held) {
+      const VmDev* want_here = nullptr;
+      if (auto it = vm_of_.find(bdf); it != vm_of_.end() && spec && &desired_.vms[vm_devs_[it->second].vm] == spec)
+        want_here = &vm_devs_[it->second];
+      const Ledger::Hostdev* ledger = host_.ledger.FindHostdev(o.name, bdf);
+      auto moves = vm_of_.find(bdf);
+      bool named_elsewhere = moves != vm_of_.end() && !want_here;
+      bool ours = ledger || named_elsewhere || want_here;
+      auto loss = losses.find(bdf);
+      bool in_config = Holds(o.config, bdf), in_live = o.running && Holds(o.live, bdf);
+      bool detach_config = in_config && !want_here && ours;
+      bool detach_live = in_live && !want_here && ours;
+      if (loss != losses.end()) {
+        if (!ours) {
+          Refuse(bdf.str(), "the VF count change of PF " + plan_.actions[loss->second.action].device.str() +
+                                " removes VF " + bdf.str() + ", which vm " + o.name + " holds and ptrec did not attach",
+                 "detach it from " + o.name + " first (virsh detach-device), or keep the VF count", {});
+          continue;
+        }
+        detach_live = detach_live || in_live;
+        detach_config = detach_config || (in_config && loss->second.permanent);
+        std::string lost = "vm " + o.name + " loses VF " + bdf.str() +
+                           (loss->second.permanent ? "" : " until it is recreated and attached again");
+        plan_.actions[loss->second.action].disrupts.push_back(lost);
+      }
+      if (!detach_config && !detach_live) continue;
+      if (detach_live && !hotplug && loss != losses.end()) {
+        // The kernel cannot remove a VF a running guest holds (vfio-pci waits for the release).
+        Refuse(bdf.str(), "the VF count change of PF " + plan_.actions[loss->second.action].device.str() +
+                              " removes VF " + bdf.str() + ", which the running vm " + o.name + " holds",
+               "set hotplug: true on the vms entry of " + o.name + " (add one with devices: [] if it has none) so "
+               "ptrec detaches it live first, or shut " + o.name + " down",
+               spec ? spec->pos : SourcePos{});
+      }
+      if (detach_live && !hotplug && o.has_config) {
+        // Only the definition may change; the running domain keeps the device until it stops.
+        live_kept_.insert({o.name, bdf});
+        detach_live = false;
+        if (!detach_config) continue;
+      } else if (detach_live && !hotplug) {
+        live_kept_.insert({o.name, bdf});
+        continue;
+      }
+      Action a;
+      a.kind = ActionKind::kDetach;
+      a.phase = Phase::kDetach;
+      a.device = bdf;
+      a.vm = o.name;
+      a.vm_uri = o.uri;
+      a.vm_qmp = o.qmp;
+      a.config = detach_config;
+      a.live = detach_live;
+      const VmHostdev* h = FindHostdev(in_config ? o.config : o.live, bdf);
+      a.managed = h && h->managed;
+      a.guest_address = h ? h->guest_address : std::nullopt;
+      a.before = "attached";
+      a.after = "(detached)";
+      if (want_here)
+        a.reason = "its VF is recreated by the VF count change of its PF; attached again afterwards";
+      else if (named_elsewhere)
+        a.reason = "moves to vm " + desired_.vms[vm_devs_[moves->second].vm].name + " (" + vm_devs_[moves->second].entry + ")";
+      else if (loss != losses.end())
+        a.reason = "the VF count change of its PF removes it";
+      else
+        a.reason = "no longer in vms for " + o.name + "; ptrec attached it";
+      if (a.live) a.disrupts.push_back("the running vm " + o.name + " loses " + bdf.str());
+      if (a.config) detached_config_.insert({o.name, bdf});
+      if (a.live) detached_live_.insert({o.name, bdf});
+      AddAction(std::move(a));
+    }
+  }
+
+  void PlanVmHostdevs() {
+    auto losses = VfLosses();
+    std::set<std::string> seen;
+    for (size_t i = 0; i < desired_.vms.size(); ++i) {
+      const VmSpec& vm = desired_.vms[i];
+      seen.insert(vm.name);
+      if (skipped_vms_.count(i)) continue;
+      const ObservedVm* o = host_.FindVm(vm.name);
+      if (!o) continue;
+      PlanDetaches(*o, &vm, losses);
+      for (const VmDev& dev : vm_devs_) {
+        if (dev.vm != i) continue;
+        bool in_config = o->has_config && Holds(o->config, dev.bdf) && !detached_config_.count({vm.name, dev.bdf});
+        bool in_live = o->running && Holds(o->live, dev.bdf) && !detached_live_.count({vm.name, dev.bdf});
+        if (auto loss = losses.find(dev.bdf); loss != losses.end() && in_live) in_live = false;
+        bool attach_config = o->has_config && !in_config;
+        bool attach_live = o->running && !in_live && vm.hotplug;
+        if (o->running && !in_live && !vm.hotplug) {
+          if (!o->has_config) {
+            Refuse(dev.entry, "vm " + vm.name + " is reached over QMP, which has no persistent definition: only a live "
+                                  "device_add can give it " + dev.bdf.str(),
+                   "set hotplug: true on vms[" + std::to_string(i) + "]", dev.spec->pos);
+            continue;
+          }
+          Warn(dev.entry, "vm " + vm.name + " is running without " + dev.bdf.str() +
+                              "; it gets the device at its next start (hotplug: false)",
+               "set hotplug: true to attach it to the running domain now", dev.spec->pos);
+        }
+        if (in_config && !attach_live) {
+          const VmHostdev* h = FindHostdev(o->config, dev.bdf);
+          if (h && (h->managed != dev.spec->managed ||
+                    (dev.spec->guest_address && h->guest_address != dev.spec->guest_address)))
+            Warn(dev.entry, "vm " + vm.name + " has " + dev.bdf.str() + " with other settings (managed='" +
+                                (h->managed ? "yes" : "no") + "'" +
+                                (h->guest_address ? ", guest " + h->guest_address->str() : "") + ") than " + dev.entry,
+                 "ptrec does not re-attach an existing hostdev; detach it by hand to have it attached as written",
+                 dev.spec->pos);
+        }
+        if (!attach_config && !attach_live) continue;
+        Action a;
+        a.kind = ActionKind::kAttach;
+        a.phase = Phase::kAttach;
+        a.vf = dev.vf;
+        a.device = dev.vf && dev.bdf.domain == 0xffff ? dev.vf->pf : dev.bdf;
+        a.vm = vm.name;
+        a.vm_uri = vm.uri;
+        a.vm_qmp = vm.qmp;
+        a.config = attach_config;
+        a.live = attach_live;
+        a.managed = dev.spec->managed;
+        a.guest_address = dev.spec->guest_address;
+        a.before = "(not attached)";
+        a.after = "attached";
+        a.reason = dev.entry + " (" + dev.spec->pos.str() + ") gives " + dev.spec->str() + " to vm " + vm.name;
+        if (dev.spec->managed) a.reason += "; managed='yes': libvirt binds it to vfio-pci";
+        AddAction(std::move(a));
+      }
+    }
+    // Domains only the ledger still names: ptrec's hostdevs come out of their definition.
+    for (const ObservedVm& o : host_.vms)
+      if (!seen.count(o.name) && o.exists) PlanDetaches(o, nullptr, losses);
+  }
+
+  // A device given back to the host or moved while a domain still holds it (live without
+  // hotplug, or in a definition ptrec does not own) would break that domain.
+  void CheckHeldDevices() {
+    for (const Action& a : plan_.actions) {
+      bool gives_back = a.kind == ActionKind::kRelease;
+      bool moves = a.kind == ActionKind::kAttach;
+      if (!gives_back && !moves) continue;
+      for (const ObservedVm& o : host_.vms) {
+        if (moves && o.name == a.vm) continue;
+        bool live = o.running && Holds(o.live, a.device) && !detached_live_.count({o.name, a.device});
+        bool config = Holds(o.config, a.device) && !detached_config_.count({o.name, a.device});
+        if (!live && !config) continue;
+        std::string what = gives_back ? "given back to the host" : "attached to vm " + a.vm;
+        if (live)
+          Refuse(a.device.str(), a.device.str() + " is to be " + what + ", but the running vm " + o.name + " still holds it",
+                 live_kept_.count({o.name, a.device})
+                     ? "set hotplug: true on the vms entry of " + o.name + " (add one with devices: [] if it has none) so "
+                           "ptrec detaches it live, or shut " + o.name + " down first"
+                     : "detach it from " + o.name + " first (virsh detach-device --live), or shut " + o.name + " down");
+        else if (gives_back && !managed_.count(a.device))
+          Refuse(a.device.str(), a.device.str() + " is to be " + what + ", but the definition of vm " + o.name +
+                                     " lists it (managed='no') and ptrec did not attach it there",
+                 "detach it from " + o.name + " (virsh detach-device --config), or keep it hidden");
+      }
+    }
+  }
+
   const DesiredState& desired_;
   const HostState& host_;
   Plan plan_;
@@ -592,6 +1000,12 @@ class Planner {
   std::set<Bdf> recreated_pfs_;        // PFs whose existing VFs this plan removes
   std::set<Bdf> include_groups_;       // hidden devices with group: include
   std::set<Bdf> frozen_pfs_;           // PFs whose sriov entry was refused: leave their VFs be
+  std::vector<VmDev> vm_devs_;         // resolved vms devices
+  std::map<Bdf, size_t> vm_of_;        // device -> index in vm_devs_
+  std::set<size_t> skipped_vms_;       // vms entries left out (missing domain)
+  std::set<Bdf> managed_;              // managed: true devices (libvirt binds them)
+  std::set<std::pair<std::string, Bdf>> detached_config_, detached_live_;  // (vm, device) this plan detaches
+  std::set<std::pair<std::string, Bdf>> live_kept_;  // held live and not detached: hotplug: false
 };
 
 }  // namespace

@@ -38,6 +38,14 @@ std::string WhatChanges(const Action& a) {
     }
     case ActionKind::kBind: return "driver " + a.before + " → " + a.after;
     case ActionKind::kRelease: return "driver " + a.before + " → " + a.after + " (give back)";
+    case ActionKind::kAttach:
+    case ActionKind::kDetach: {
+      std::string where = a.config && a.live ? "config and live" : a.live ? "live only" : "config only";
+      std::string s = (a.kind == ActionKind::kAttach ? "attach to " : "detach from ") + a.vm + " (" + where;
+      if (a.managed) s += ", managed='yes'";
+      if (a.guest_address) s += ", guest " + a.guest_address->str();
+      return s + ")";
+    }
   }
   return {};
 }
@@ -71,6 +79,25 @@ std::string RenderHost(const HostState& host, Color color) {
   out += fmt::format("Devices: {}   Kernel: {}\nCmdline: {}\n", host.devices.size(), Dash(host.kernel_release),
                      Dash(host.cmdline));
   for (const auto& u : host.usages) out += fmt::format("In use: {} {}\n", u.bdf.str(), u.what);
+  for (const auto& vm : host.vms) {
+    std::string how = !vm.qmp.empty() ? "qmp " + vm.qmp : vm.uri.empty() ? "default connection" : vm.uri;
+    if (!vm.exists) {
+      out += fmt::format("VM {} ({}): {}\n", vm.name, how, vm.problem.empty() ? "not defined" : vm.problem);
+      continue;
+    }
+    out += fmt::format("VM {} ({}): {}\n", vm.name, how, vm.running ? "running" : "shut off");
+    auto list = [](const std::vector<VmHostdev>& hs) {
+      std::string s;
+      for (const auto& h : hs) {
+        s += (s.empty() ? "" : ", ") + h.source.str();
+        if (h.managed) s += " managed";
+        if (h.guest_address) s += " at " + h.guest_address->str();
+      }
+      return s.empty() ? std::string("-") : s;
+    };
+    if (vm.has_config) out += fmt::format("  hostdevs (config): {}\n", list(vm.config));
+    if (vm.running) out += fmt::format("  hostdevs (live):   {}\n", list(vm.live));
+  }
   return out;
 }
 

@@ -23,9 +23,12 @@ using Keys = std::span<const std::string_view>;
 constexpr std::string_view kApiVersion = "ptrec/v1";
 constexpr std::string_view kKind = "HostConfig";
 
-constexpr std::array<std::string_view, 7> kTopKeys = {
-    "apiVersion", "kind", "metadata", "sriov", "hide", "kernelArgs", "modules"};
-constexpr std::array<std::string_view, 1> kReservedKeys = {"vms"};
+constexpr std::array<std::string_view, 8> kTopKeys = {
+    "apiVersion", "kind", "metadata", "sriov", "hide", "kernelArgs", "modules", "vms"};
+constexpr std::array<std::string_view, 6> kVmKeys = {"name", "uri", "qmp", "hotplug", "missing", "devices"};
+constexpr std::array<std::string_view, 8> kVmDeviceKeys = {"device", "interface", "id",      "index",
+                                                           "vf",     "managed",   "address", "force"};
+constexpr std::array<std::string_view, 2> kMissing = {"refuse", "skip"};
 constexpr std::array<std::string_view, 3> kMetadataKeys = {"name", "description", "labels"};
 constexpr std::array<std::string_view, 8> kSriovKeys = {"device", "interface", "id",     "index",
                                                         "numVfs", "vfDriver",  "method", "force"};
@@ -45,7 +48,7 @@ constexpr std::array<std::string_view, 2> kSoftdepKeys = {"pre", "post"};
 constexpr size_t kMaxModuleName = 55;
 
 // Words people reach for that edit distance cannot map to the key they meant.
-constexpr std::array<std::pair<std::string_view, std::string_view>, 19> kSynonyms = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 22> kSynonyms = {{
     {"bdf", "device"},
     {"address", "device"},
     {"pci", "device"},
@@ -65,6 +68,9 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 19> kSynonym
     {"module", "name"},
     {"cmdline", "kernelArgs"},
     {"kernelArguments", "kernelArgs"},
+    {"domain", "name"},
+    {"socket", "qmp"},
+    {"hostdevs", "devices"},
 }};
 
 // Case-insensitive Levenshtein distance: "numvfs" and "numVfs" are 0 apart.
@@ -401,6 +407,8 @@ class Parser {
   void ReadHide(const Field& f, DesiredState& state);
   void ReadKernelArgs(const Field& f, DesiredState& state);
   void ReadModules(const Field& f, DesiredState& state);
+  void ReadVms(const Field& f, DesiredState& state);
+  std::optional<VmDeviceSpec> ReadVmDevice(const YAML::Node& entry, const std::string& path);
   // Module names in a softdep list ("modules[0].softdep.pre"), normalised; nullopt if any is bad.
   std::optional<std::vector<std::string>> ReadSoftdepList(const Field& f, std::string_view path,
                                                           const std::string& self);
@@ -480,7 +488,7 @@ Fields Parser::ReadFields(const YAML::Node& map, std::string_view where, Keys kn
     seen.emplace(name, PosOf(key));
     if (std::ranges::find(reserved, name) != reserved.end()) {
       Report(PosOf(key), name + " is not supported by this version of ptrec yet",
-             "remove " + name + "; this version manages sriov, hide, kernelArgs and modules");
+             "remove " + name + "; this version manages sriov, hide, kernelArgs, modules and vms");
     } else if (!known.empty() && std::ranges::find(known, name) == known.end()) {
       auto closest = Closest(name, known);
       Report(PosOf(key), "unknown key " + name + " " + std::string(where),
@@ -1065,6 +1073,194 @@ void Parser::ReadModules(const Field& f, DesiredState& state) {
   }
 }
 
+// libvirt domain names: any text but empty, '/' (they name files under /etc/libvirt/qemu) or
+// control characters (virDomainDefParseXML / virXMLCheckIllegalChars "\n").
+const char* DomainNameProblem(std::string_view name) {
+  if (name.empty()) return "it is empty";
+  if (name.find('/') != std::string_view::npos) return "it contains '/'";
+  if (std::ranges::any_of(name, [](char c) { return std::iscntrl(static_cast<unsigned char>(c)) != 0; }))
+    return "it contains a control character";
+  return nullptr;
+}
+
+std::optional<VmDeviceSpec> Parser::ReadVmDevice(const YAML::Node& entry, const std::string& path) {
+  Fields fields = ReadFields(entry, "in " + path, kVmDeviceKeys);
+  VmDeviceSpec spec;
+  spec.pos = PosOf(entry);
+  bool ok = true;
+  if (auto s = ReadSelector(entry, fields, path))
+    spec.select = *s;
+  else
+    ok = false;
+  if (const Field* v = Find(fields, "vf")) {
+    auto n = ReadInt(*v, path + ".vf", 0, 65535,
+                     "write the VF number of the selected PF, counting from 0 (its virtfnN link), e.g. vf: 1");
+    if (n)
+      spec.vf = static_cast<int>(*n);
+    else
+      ok = false;
+  }
+  if (const Field* m = Find(fields, "managed")) {
+    if (auto v = ReadBool(*m, path + ".managed", "managed: true (libvirt binds the device) or managed: false"))
+      spec.managed = *v;
+    else
+      ok = false;
+  }
+  if (const Field* a = Find(fields, "address")) {
+    if (auto text = ReadString(*a, path + ".address", "address: \"0000:07:00.0\"")) {
+      if (auto bdf = Bdf::Parse(*text))
+        spec.guest_address = *bdf;
+      else {
+        Report(ValuePos(*a), path + ".address " + Quote(*text) + " is not a PCI address",
+               "write the guest address as DDDD:BB:DD.F in hex, e.g. 0000:07:00.0, or leave address out to let "
+               "libvirt choose one");
+        ok = false;
+      }
+    } else {
+      ok = false;
+    }
+  }
+  if (const Field* force = Find(fields, "force")) {
+    if (auto v = ReadForce(*force, path + ".force"))
+      spec.force = *v;
+    else
+      ok = false;
+  }
+  if (!ok) return std::nullopt;
+  return spec;
+}
+
+void Parser::ReadVms(const Field& f, DesiredState& state) {
+  std::vector<YAML::Node> entries = ReadEntries(f, "- {name: win10, devices: [{device: 0000:03:00.0}]}");
+  std::map<std::string, SourcePos> names;
+  std::map<std::string, std::pair<std::string, SourcePos>> devices;  // device -> (entry, pos)
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const YAML::Node& entry = entries[i];
+    if (!entry.IsMap()) continue;
+    std::string path = "vms[" + std::to_string(i) + "]";
+    Fields fields = ReadFields(entry, "in " + path, kVmKeys);
+    VmSpec spec;
+    spec.pos = PosOf(entry);
+    bool ok = true;
+    if (const Field* n = Find(fields, "name")) {
+      if (auto name = ReadString(*n, path + ".name", "name: win10")) {
+        if (const char* why = DomainNameProblem(*name)) {
+          Report(ValuePos(*n), path + ".name " + Quote(*name) + " is not a domain name: " + why,
+                 "use the name `virsh list --all` shows");
+          ok = false;
+        } else if (auto [it, fresh] = names.emplace(*name, ValuePos(*n)); !fresh) {
+          Report(ValuePos(*n), "vm " + *name + " is listed twice in vms (first at " + it->second.str() + ")",
+                 "merge the two entries' devices into one entry");
+          ok = false;
+        } else {
+          spec.name = *name;
+        }
+      } else {
+        ok = false;
+      }
+    } else {
+      Report(spec.pos, path + " has no name", "add name: DOMAIN, the libvirt domain name (`virsh list --all`)");
+      ok = false;
+    }
+    const Field* uri = Find(fields, "uri");
+    const Field* qmp = Find(fields, "qmp");
+    if (uri && qmp) {
+      Report(PosOf(qmp->key_node), path + " has both uri and qmp",
+             "give uri for a libvirt domain, or qmp for a QEMU run without libvirt, not both");
+      ok = false;
+    } else if (uri) {
+      if (auto text = ReadString(*uri, path + ".uri", "uri: qemu:///system")) {
+        if (text->find(":/") == std::string::npos) {
+          Report(ValuePos(*uri), path + ".uri " + Quote(*text) + " is not a libvirt connection URI",
+                 "write e.g. qemu:///system, or qemu:///system?socket=/run/libvirt/libvirt-sock");
+          ok = false;
+        } else {
+          spec.uri = *text;
+        }
+      } else {
+        ok = false;
+      }
+    } else if (qmp) {
+      if (auto text = ReadString(*qmp, path + ".qmp", "qmp: /run/qemu/vm1.qmp")) {
+        if (!text->starts_with('/')) {
+          Report(ValuePos(*qmp), path + ".qmp " + Quote(*text) + " is not an absolute path",
+                 "write the path of the QMP unix socket QEMU was started with (-qmp unix:PATH,server), e.g. "
+                 "/run/qemu/vm1.qmp");
+          ok = false;
+        } else {
+          spec.qmp = *text;
+        }
+      } else {
+        ok = false;
+      }
+    }
+    if (const Field* h = Find(fields, "hotplug")) {
+      if (auto v = ReadBool(*h, path + ".hotplug", "hotplug: true (also change the running domain) or hotplug: false"))
+        spec.hotplug = *v;
+      else
+        ok = false;
+    }
+    if (const Field* m = Find(fields, "missing")) {
+      auto v = ReadEnum(*m, path + ".missing", kMissing,
+                        "refuse, the default, stops the plan when the domain does not exist; skip leaves the "
+                        "entry out with a warning");
+      if (v)
+        spec.missing = *v == "skip" ? MissingDomain::kSkip : MissingDomain::kRefuse;
+      else
+        ok = false;
+    }
+    if (const Field* d = Find(fields, "devices")) {
+      if (!d->value.IsSequence()) {
+        Report(ValuePos(*d), path + ".devices must be a list of entries, got " + Describe(d->value),
+               "write one '- ' item per device, e.g. devices: [{device: 0000:03:00.0}], or [] for none");
+        ok = false;
+      } else {
+        size_t j = 0;
+        std::map<std::string, SourcePos> addresses;
+        for (const YAML::Node& item : d->value) {
+          std::string dpath = path + ".devices[" + std::to_string(j++) + "]";
+          if (item.IsNull()) {
+            Report(ItemPos(item), dpath + " is empty", "remove the lone '-', or indent the entry's keys under it");
+            ok = false;
+            continue;
+          }
+          if (!item.IsMap()) {
+            Report(ItemPos(item), dpath + " must be a mapping, got " + Describe(item),
+                   "write the device as keys and values, e.g. {device: 0000:03:00.0} or {interface: enp4s0f0, vf: 1}");
+            ok = false;
+            continue;
+          }
+          auto dev = ReadVmDevice(item, dpath);
+          if (!dev) {
+            ok = false;
+            continue;
+          }
+          std::string key = dev->str();
+          if (auto [it, fresh] = devices.emplace(key, std::pair(dpath, dev->select.pos)); !fresh) {
+            Report(dev->select.pos,
+                   key + " is listed twice in vms (" + it->second.first + ", " + it->second.second.str() + ", and " +
+                       dpath + ")",
+                   "a device goes to one VM at a time; remove one of the entries");
+            ok = false;
+            continue;
+          }
+          if (dev->guest_address) {
+            if (auto [it, fresh] = addresses.emplace(dev->guest_address->str(), dev->pos); !fresh) {
+              Report(dev->pos, dpath + ".address " + dev->guest_address->str() + " is given to two devices (first at " +
+                                   it->second.str() + ")",
+                     "give each device its own guest address, or leave address out");
+              ok = false;
+              continue;
+            }
+          }
+          spec.devices.push_back(std::move(*dev));
+        }
+      }
+    }
+    if (ok) state.vms.push_back(std::move(spec));
+  }
+}
+
 void Parser::CheckOverlaps() {
   // Selectors are compared in their normal form (Selector::str()): "03:00.0" equals
   // "0000:03:00.0", but an interface and a BDF are only known to clash on the host.
@@ -1129,7 +1325,7 @@ std::expected<DesiredState, Diagnostics> Parser::Run() {
     return std::unexpected(std::move(diagnostics_));
   }
 
-  Fields fields = ReadFields(root, "at the top level", kTopKeys, kReservedKeys);
+  Fields fields = ReadFields(root, "at the top level", kTopKeys);
   auto check_exact = [&](std::string_view key, std::string_view want) {
     const Field* f = Find(fields, key);
     std::string fix = std::string(key) + ": " + std::string(want);
@@ -1148,6 +1344,7 @@ std::expected<DesiredState, Diagnostics> Parser::Run() {
   if (const Field* f = Find(fields, "hide")) ReadHide(*f, state);
   if (const Field* f = Find(fields, "kernelArgs")) ReadKernelArgs(*f, state);
   if (const Field* f = Find(fields, "modules")) ReadModules(*f, state);
+  if (const Field* f = Find(fields, "vms")) ReadVms(*f, state);
   CheckOverlaps();
 
   if (diagnostics_.empty()) return state;

@@ -49,8 +49,7 @@ using Diagnostics = std::vector<Diagnostic>;
 /// YAML 1.2 core schema, so `force: yes` and `numVfs: "7"` are strings, not a bool or an int.
 /// Checked: YAML syntax (only the first syntax error: parsing stops there); an empty document or
 /// more than one; the top level not a mapping; apiVersion/kind missing or not ptrec/v1 and
-/// HostConfig; unknown keys at any level (hint: the closest known key); the reserved key vms
-/// ("not supported by this version of ptrec yet"); duplicate keys in one mapping; wrong types
+/// HostConfig; unknown keys at any level (hint: the closest known key); duplicate keys in one mapping; wrong types
 /// (list/mapping/scalar, int, bool, string); numVfs outside 0..65535; malformed BDFs, ids and
 /// interface names (kernel dev_valid_name rules); index without id or below 0; no selector or
 /// more than one; unknown driver/method/group/bootloader values; the same selector twice in
@@ -62,6 +61,12 @@ using Diagnostics = std::vector<Diagnostic>;
 /// most 55 characters); the same module twice, or one parameter twice, after '-' -> '_';
 /// parameter values that are not a string, integer or boolean, or strings holding '"', '\' or
 /// control characters; softdep naming the module itself, a module twice, or in pre and post.
+/// In vms: a missing name, a name that libvirt would refuse (empty, '/', control characters), a
+/// name twice; uri and qmp both given; a uri without ":/"; a qmp path that is not absolute;
+/// hotplug/managed/force not booleans; missing not refuse or skip; devices not a list of
+/// mappings; a device entry without exactly one selector; vf not an integer 0..65535; an
+/// address that is not a BDF or given twice in one VM; the same device (selector and vf) in two
+/// entries. VmDeviceSpec::pos is the start of the device's mapping, VmSpec::pos the VM's.
 /// Selectors are compared as written, after normalisation: `interface: enp3s0f1` and
 /// `device: 0000:03:00.1` may name the same function, but only the host can tell; the planner
 /// checks that.

@@ -19,6 +19,7 @@
 #include "providers/pci/usage.h"
 #include "providers/simkernel/sim_kernel.h"
 #include "providers/simkernel/sim_tree.h"
+#include "providers/vm/sim_domains.h"
 
 namespace ptrec::sim {
 
@@ -960,6 +961,23 @@ Result<void> BuildHost(const HostSpec& spec, const std::string& out_dir) {
     if (!m.driver.empty() && !m.sriov_configure)
       options.drivers_without_sriov_configure.push_back(m.driver);
   if (auto ok = tree.WriteFile(kSimOptionsFile, SimOptionsToYaml(options), 0644); !ok) return ok;
+
+  // Domains: a minimal q35 KVM definition each, with its hostdevs (libvirt formatdomain).
+  for (const auto& d : spec.domains) {
+    std::string xml = "<domain type='kvm'>\n  <name>" + d.name + "</name>\n  <memory unit='KiB'>2097152</memory>\n"
+                      "  <vcpu>2</vcpu>\n  <os>\n    <type arch='x86_64' machine='q35'>hvm</type>\n  </os>\n"
+                      "  <devices>\n    <emulator>/usr/bin/qemu-system-x86_64</emulator>\n  </devices>\n</domain>\n";
+    for (Bdf b : d.hostdevs) {
+      auto with = vm::AddHostdevXml(xml, VmHostdev{b, false, std::nullopt, ""});
+      if (!with) return Fail(Code::kInvalid, "host spec: domain " + d.name + ": " + with.error().message);
+      xml = std::move(*with);
+    }
+    for (const auto& path : {vm::SimConfigPath(d.name), vm::SimLivePath(d.name)}) {
+      if (path == vm::SimLivePath(d.name) && !d.running) continue;
+      if (auto ok = tree.MakeDirs(path.substr(0, path.rfind('/'))); !ok) return ok;
+      if (auto ok = tree.WriteFile(path, xml, 0644); !ok) return ok;
+    }
+  }
 
   // Boot-time VFs through the simulated kernel's own code path (no latency, no faults at boot).
   SimOptions boot;

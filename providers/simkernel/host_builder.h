@@ -123,6 +123,14 @@ struct FileSpec {
   unsigned mode = 0644;
 };
 
+/// A libvirt domain of the sandbox host, simulated as XML files (providers/vm/sim_domains.h):
+/// etc/libvirt/qemu/NAME.xml and, when running, run/libvirt/qemu/NAME.xml.
+struct DomainSpec {
+  std::string name;
+  bool running = false;
+  std::vector<Bdf> hostdevs;  ///< PCI hostdevs (managed='no') in the definition (and live when running)
+};
+
 /// A whole simulated host.
 struct HostSpec {
   enum class Iommu { kNone, kIntel, kAmd };
@@ -138,6 +146,7 @@ struct HostSpec {
   std::vector<DeviceSpec> devices;
   NetworkSpec network;
   std::vector<MountSpec> mounts;
+  std::vector<DomainSpec> domains;  ///< libvirt domains (simulated); names unique
   SimOptions sim;  ///< written to .ptrec-sim.yaml (plus drivers without sriov_configure)
   /// Configuration files (bootloader, modprobe.d, ...), written after the kernel's trees.
   std::vector<FileSpec> files;

@@ -101,6 +101,7 @@ class Parser {
   Result<DeviceSpec> Device(const YAML::Node& n) const;
   Result<void> Network(const YAML::Node& n, NetworkSpec& out) const;
   Result<MountSpec> Mount(const YAML::Node& n) const;
+  Result<DomainSpec> Domain(const YAML::Node& n) const;
 
   std::string name_;
 };
@@ -278,6 +279,30 @@ Result<void> Parser::Network(const YAML::Node& n, NetworkSpec& out) const {
   return {};
 }
 
+Result<DomainSpec> Parser::Domain(const YAML::Node& n) const {
+  if (!n.IsMap()) return Bad(n, "a domain is a mapping {name, running, hostdevs}");
+  DomainSpec d;
+  for (const auto& kv : n) {
+    const std::string key = kv.first.Scalar();
+    if (key == "name") {
+      PTREC_TRY_SET(d.name, Str(kv.second, "name"));
+    } else if (key == "running") {
+      PTREC_TRY_SET(d.running, Bool(kv.second, "running"));
+    } else if (key == "hostdevs") {
+      if (!kv.second.IsSequence()) return Bad(kv.second, "hostdevs must be a list of BDFs");
+      for (const auto& item : kv.second) {
+        Bdf b;
+        PTREC_TRY_SET(b, ParseBdf(item, "hostdevs"));
+        d.hostdevs.push_back(b);
+      }
+    } else {
+      return Bad(kv.first, "unknown key '" + key + "' in a domain (name, running, hostdevs)");
+    }
+  }
+  if (d.name.empty() || d.name.find('/') != std::string::npos) return Bad(n, "a domain needs a name without '/'");
+  return d;
+}
+
 Result<MountSpec> Parser::Mount(const YAML::Node& n) const {
   if (!n.IsMap()) return Bad(n, "a mount is a mapping {source, target}");
   MountSpec m;
@@ -350,6 +375,13 @@ Result<HostSpec> Parser::Host(const YAML::Node& root) const {
         PTREC_TRY_SET(m, Mount(item));
         spec.mounts.push_back(std::move(m));
       }
+    } else if (key == "domains") {
+      if (!v.IsSequence()) return Bad(v, "domains must be a list");
+      for (const auto& item : v) {
+        DomainSpec d;
+        PTREC_TRY_SET(d, Domain(item));
+        spec.domains.push_back(std::move(d));
+      }
     } else if (key == "sim") {
       PTREC_TRY_SET(spec.sim, ParseSimOptionsNode(v, name_));
     } else if (key == "files") {
@@ -384,7 +416,7 @@ Result<HostSpec> Parser::Host(const YAML::Node& root) const {
     } else {
       return Bad(kv.first, "unknown key '" + key +
                                "' (release, cmdline, iommu, iommu_domain_type, cpus, numa_nodes, "
-                               "modules, devices, network, mounts, sim, files)");
+                               "modules, devices, network, mounts, domains, sim, files)");
     }
   }
   return spec;

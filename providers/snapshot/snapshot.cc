@@ -240,6 +240,12 @@ Result<SnapshotStats> TakeSnapshot(const HostFs& source, const std::string& out_
                              "usr/sbin/update-initramfs", "usr/bin/dracut", "run/udev/control"})
     if (source.Exists(marker)) (void)c.File(marker, "");
   if (source.Exists("run/systemd/system")) c.Dir("run/systemd/system");
+  // libvirt domains: persistent definitions and live status (libvirtd's configDir and
+  // stateDir), so VM plans run offline as against the simulated domains of a sandbox.
+  for (const char* dir : {"etc/libvirt/qemu", "run/libvirt/qemu"})
+    if (auto names = source.ListDir(dir))
+      for (const auto& n : *names)
+        if (n.ends_with(".xml")) c.CopyIfPresent(std::string(dir) + "/" + n);
   if (auto vfio = source.ListDir("dev/vfio"))
     for (const auto& v : *vfio) (void)c.File("dev/vfio/" + v, "");
   return c.stats();

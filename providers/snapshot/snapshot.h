@@ -3,7 +3,9 @@
 // that plan, show and apply --simulate run offline against it exactly as against the host.
 //
 // Read-only on the source; copies nothing but PCI/IOMMU/SR-IOV/driver/module facts, the network
-// and mount facts the safety checks use, the kernel command line, and ptrec's own state.
+// and mount facts the safety checks use, the kernel command line, ptrec's own state, and
+// libvirt's domain XML (etc/libvirt/qemu/*.xml, run/libvirt/qemu/*.xml) so that VMs plan
+// offline from the host's real definitions (providers/vm/sim_domains.h).
 //
 // One file has no counterpart on a real host: var/lib/ptrec/snapshot/ipv4-addresses
 // (pci::kIpv4AddressesFile). The kernel shows IPv4 addresses in no procfs or sysfs file

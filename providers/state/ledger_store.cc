@@ -29,6 +29,9 @@ std::string LedgerToJson(const Ledger& ledger) {
   for (const auto& v : ledger.vf_counts)
     j["vf_counts"].push_back(
         {{"pf", v.pf.str()}, {"num_vfs", v.num_vfs}, {"original_num_vfs", v.original_num_vfs}});
+  j["hostdevs"] = json::array();
+  for (const auto& h : ledger.hostdevs)
+    j["hostdevs"].push_back({{"vm", h.vm}, {"uri", h.uri}, {"qmp", h.qmp}, {"bdf", h.bdf.str()}, {"managed", h.managed}});
   return j.dump(2) + "\n";
 }
 
@@ -47,6 +50,10 @@ Result<Ledger> LedgerFromJson(const std::string& text) {
     for (const auto& v : j.at("vf_counts"))
       ledger.vf_counts.push_back(
           {BdfField(v, "pf"), v.at("num_vfs").get<int>(), v.at("original_num_vfs").get<int>()});
+    if (j.contains("hostdevs"))  // absent in ledgers written before VMs were managed
+      for (const auto& h : j.at("hostdevs"))
+        ledger.hostdevs.push_back({h.at("vm").get<std::string>(), h.value("uri", ""), h.value("qmp", ""),
+                                   BdfField(h, "bdf"), h.value("managed", false)});
     return ledger;
   } catch (const std::exception& e) {
     return Fail(Code::kInvalid, e.what());
@@ -116,6 +123,21 @@ Result<void> LedgerBook::RecordVfCount(Bdf pf, int num_vfs, int found_num_vfs) {
     it->num_vfs = num_vfs;
   }
   return Save();
+}
+
+Result<void> LedgerBook::RecordHostdev(const Ledger::Hostdev& hostdev) {
+  std::lock_guard lock(mu_);
+  for (const auto& h : ledger_.hostdevs)
+    if (h.vm == hostdev.vm && h.bdf == hostdev.bdf) return {};
+  ledger_.hostdevs.push_back(hostdev);
+  return Save();
+}
+
+Result<void> LedgerBook::ForgetHostdev(const std::string& vm, Bdf bdf) {
+  std::lock_guard lock(mu_);
+  size_t before = ledger_.hostdevs.size();
+  std::erase_if(ledger_.hostdevs, [&](const Ledger::Hostdev& h) { return h.vm == vm && h.bdf == bdf; });
+  return ledger_.hostdevs.size() == before ? Result<void>() : Save();
 }
 
 Ledger LedgerBook::ledger() const {

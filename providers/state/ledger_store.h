@@ -18,7 +18,8 @@ Result<Ledger> LoadLedger(const HostFs& fs);
 /// Writes \a ledger to var/lib/ptrec/state.json atomically (HostFs::WriteFileAtomic).
 Result<void> SaveLedger(HostFs& fs, const Ledger& ledger);
 
-/// The ledger as JSON text: {"format_version":1,"bindings":[...],"vf_counts":[...]}.
+/// The ledger as JSON text: {"format_version":1,"bindings":[...],"vf_counts":[...],
+/// "hostdevs":[{vm, uri, qmp, bdf, managed}]}.
 std::string LedgerToJson(const Ledger& ledger);
 
 /// Parses LedgerToJson's output. Errors: kInvalid with what is wrong.
@@ -47,6 +48,11 @@ class LedgerBook {
   /// Records that ptrec set \a pf to \a num_vfs having found \a found_num_vfs. When the count
   /// goes back to the original, the entry is dropped: the PF is no longer ptrec's.
   Result<void> RecordVfCount(Bdf pf, int num_vfs, int found_num_vfs);
+
+  /// Records that ptrec attached \a hostdev.bdf to domain \a hostdev.vm (no-op if recorded).
+  Result<void> RecordHostdev(const Ledger::Hostdev& hostdev);
+  /// Forgets that ptrec attached \a bdf to \a vm (detached again).
+  Result<void> ForgetHostdev(const std::string& vm, Bdf bdf);
 
   /// A copy of the ledger as it stands.
   Ledger ledger() const;

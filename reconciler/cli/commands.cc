@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -26,6 +27,8 @@
 #include "providers/sriov/sriov_provider.h"
 #include "providers/state/journal.h"
 #include "providers/state/ledger_store.h"
+#include "providers/vm/vm_backend.h"
+#include "providers/vm/vm_provider.h"
 #include "reconciler/executor.h"
 #include "reconciler/json_io.h"
 #include "reconciler/plan.h"
@@ -111,6 +114,21 @@ pci::DiscoverOptions OptionsFor(const DesiredState& desired) {
 // Bootloader values by enum order, as kernelArgs.bootloader spells them (plan files).
 constexpr std::array<std::string_view, 4> kBootloaderNames = {"auto", "grub", "grubby", "kernel-install"};
 
+// VMs without an explicit uri/qmp: the host's libvirt only on the real root; a sandbox root's
+// domains are simulated from its XML files (notes/vm-api.md safety rule).
+vm::DefaultConnection VmDefault(const HostOptions& opts) {
+  std::error_code ec;
+  auto root = std::filesystem::weakly_canonical(opts.root, ec);
+  return !ec && root == "/" ? vm::DefaultConnection::kHostLibvirt : vm::DefaultConnection::kSimulated;
+}
+
+// Describes the domains \a vms and the ledger name into state.vms.
+void ObserveVms(vm::Backends& backends, const std::vector<VmSpec>& vms, HostState& state) {
+  DesiredState names;
+  names.vms = vms;
+  state.vms = vm::ObserveVms(names, state.ledger, backends);
+}
+
 Color ColorFor(const HostOptions& opts) { return opts.color ? Color::kYes : Color::kNo; }
 
 // The running binary's absolute path, for the boot unit's ExecStart.
@@ -170,7 +188,7 @@ Plan MakePlan(const DesiredState& desired, HostState& state, const HostFs& fs) {
 }
 
 // Runs \a plan on \a host through every provider, journaled; \a on_step may be empty.
-ApplyResult Execute(Host& host, HostState& state, const Plan& plan, int jobs,
+ApplyResult Execute(Host& host, HostState& state, const Plan& plan, int jobs, vm::Backends& backends,
                     std::function<void(const Action&, const StepOutcome&)> on_step) {
   state::LedgerBook ledger(*host.fs, state.ledger);
   state::FileJournal journal(*host.fs);
@@ -179,7 +197,8 @@ ApplyResult Execute(Host& host, HostState& state, const Plan& plan, int jobs,
   modules::ModuleProvider modules(*host.fs, *host.runner);
   persist::OwnedFileProvider files(*host.fs, *host.runner);
   bootloader::BootloaderProvider boot(*host.fs, *host.runner);
-  Executor executor({&boot, &files, &modules, &sriov, &binder}, &journal, jobs);
+  vm::VmProvider vms(backends, ledger, *host.fs);
+  Executor executor({&boot, &files, &modules, &sriov, &binder, &vms}, &journal, jobs);
   if (on_step) executor.set_on_step(std::move(on_step));
   return executor.Run(plan);
 }
@@ -221,6 +240,8 @@ int RunShow(const HostOptions& opts) {
   if (!host) return ReportError(opts, host.error());
   auto state = pci::DiscoverHost(*host->fs);
   if (!state) return ReportError(opts, state.error());
+  vm::Backends backends(*host->fs, VmDefault(opts));
+  ObserveVms(backends, vm::ListDefaultDomains(backends), *state);
   if (opts.json) std::cout << HostToJson(*state).dump(2) << "\n";
   else std::cout << RenderHost(*state, ColorFor(opts));
   return kExitOk;
@@ -246,6 +267,8 @@ int RunPlan(const HostOptions& opts, const std::string& desired_file, const std:
   if (!host) return ReportError(opts, host.error());
   auto state = pci::DiscoverHost(*host->fs, OptionsFor(*desired));
   if (!state) return ReportError(opts, state.error());
+  vm::Backends backends(*host->fs, VmDefault(opts));
+  ObserveVms(backends, desired->vms, *state);
   KeepText(*desired, desired_file);
   Plan plan = MakePlan(*desired, *state, *host->fs);
   AddJournalFinding(*host->fs, plan);
@@ -297,10 +320,12 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
   }
   auto state = pci::DiscoverHost(*host->fs, discover);
   if (!state) return ReportError(opts, state.error());
+  vm::Backends backends(*host->fs, VmDefault(opts));
 
   Plan plan;
   std::string source;
   if (desired) {
+    ObserveVms(backends, desired->vms, *state);
     KeepText(*desired, desired_file);
     plan = MakePlan(*desired, *state, *host->fs);
     source = desired->source;
@@ -316,6 +341,7 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
         return ReportError(opts, Error{Code::kInvalid, plan_file + ": unknown fingerprint_bootloader " + b->dump()});
       bootloader::ObserveBoot(*host->fs, static_cast<Bootloader>(known - kBootloaderNames.begin()), *state);
     }
+    ObserveVms(backends, plan.vms, *state);
     if (plan.fingerprint != state->Fingerprint())
       return ReportError(opts, Error{Code::kStale, "the plan in " + plan_file + " is stale: the host changed since it was made (fingerprint " +
                                                        plan.fingerprint + ", now " + state->Fingerprint() +
@@ -358,7 +384,7 @@ int RunApply(const HostOptions& opts, const std::string& desired_file, const std
                 << "\n" << std::flush;
     };
   }
-  ApplyResult result = Execute(*host, *state, plan, opts.jobs, std::move(progress));
+  ApplyResult result = Execute(*host, *state, plan, opts.jobs, backends, std::move(progress));
   if (opts.json) std::cout << ApplyToJson(plan, result, source).dump(2) << "\n";
   else std::cout << RenderApply(plan, result, ColorFor(opts));
   return result.ok ? kExitOk : kExitError;
@@ -395,6 +421,8 @@ Result<HostPlan> DiscoverAndPlan(const HostOptions& opts, DesiredState desired) 
   discover.display_facts = true;  // one discovery serves `show --json` and the plan
   auto state = pci::DiscoverHost(*host->fs, discover);
   if (!state) return std::unexpected(state.error());
+  vm::Backends backends(*host->fs, VmDefault(opts));
+  ObserveVms(backends, desired.vms, *state);
   HostPlan out;
   out.plan = MakePlan(desired, *state, *host->fs);
   AddJournalFinding(*host->fs, out.plan);
@@ -413,6 +441,8 @@ Result<AppliedPlan> ApplyDesired(const HostOptions& opts, const DesiredState& de
   if (!expected_fingerprint.empty() && expected_fingerprint != state->Fingerprint())
     return Fail(Code::kStale, "the host changed since the plan with fingerprint " + expected_fingerprint +
                                   " was made (now " + state->Fingerprint() + "); fetch the plan again");
+  vm::Backends backends(*host->fs, VmDefault(opts));
+  ObserveVms(backends, desired.vms, *state);
   AppliedPlan out;
   out.plan = MakePlan(desired, *state, *host->fs);
   AddJournalFinding(*host->fs, out.plan);
@@ -424,7 +454,7 @@ Result<AppliedPlan> ApplyDesired(const HostOptions& opts, const DesiredState& de
     out.result.ok = true;
     return out;
   }
-  out.result = Execute(*host, *state, out.plan, opts.jobs, {});
+  out.result = Execute(*host, *state, out.plan, opts.jobs, backends, {});
   return out;
 }
 

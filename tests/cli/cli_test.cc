@@ -76,6 +76,9 @@ TEST_CASE("cli: plan, apply and a second apply on every example", "[cli]") {
       {"dual-82576", "examples/82576-hide-port.yaml"},
       {"bcm5720-shared-group", "examples/bcm5720-hide-group.yaml"},
       {"bcm57810-bnx2x", "examples/bcm57810-vfs.yaml"},
+      {"i350-libvirt", "examples/vm-i350.yaml"},
+      {"dual-82576", "examples/vm-82576-vfs.yaml"},
+      {"bcm5720-shared-group", "examples/vm-bcm5720-group.yaml"},
   }));
   INFO(host << " + " << desired);
   Sandbox box(host);
@@ -191,12 +194,17 @@ TEST_CASE("cli: a snapshot plans like the host it was taken from", "[cli]") {
   Run s = RunPtrec({"snapshot", "--root", box.root, "--out", snap});
   INFO(s.err);
   REQUIRE(s.exit_code == 0);
-  std::string desired = SourcePath("examples/bcm5720-hide-group.yaml");
-  Run a = RunPtrec({"plan", "--json", "-f", desired, "--root", box.root});
-  Run b = RunPtrec({"plan", "--json", "-f", desired, "--root", snap});
-  json ja = json::parse(a.out), jb = json::parse(b.out);
-  CHECK(ja["actions"] == jb["actions"]);
-  CHECK(ja["fingerprint"] == jb["fingerprint"]);
+  // The VM example too: the snapshot carries the domain XML (etc/libvirt/qemu/fw1.xml).
+  for (const char* example : {"examples/bcm5720-hide-group.yaml", "examples/vm-bcm5720-group.yaml"}) {
+    std::string desired = SourcePath(example);
+    Run a = RunPtrec({"plan", "--json", "-f", desired, "--root", box.root});
+    Run b = RunPtrec({"plan", "--json", "-f", desired, "--root", snap});
+    INFO(example << "\n" << b.err);
+    json ja = json::parse(a.out), jb = json::parse(b.out);
+    CHECK(ja["actions"] == jb["actions"]);
+    CHECK(ja["fingerprint"] == jb["fingerprint"]);
+    CHECK(jb["refused"] == false);
+  }
 }
 
 }  // namespace ptrec::testing
@@ -314,6 +322,168 @@ TEST_CASE("cli: turning the IOMMU on edits GRUB, defers vfio-pci and reports the
   CHECK(k["reboot_required"] == true);
   REQUIRE(k["pending_reboot"].size() == 1);
   CHECK_THAT(k["pending_reboot"][0].get<std::string>(), Catch::Contains("not running"));
+}
+
+}  // namespace ptrec::testing
+
+namespace ptrec::testing {
+namespace {
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Host BDFs of the PCI hostdevs in `show --json`'s vms[name].config (or .live).
+std::set<std::string> Hostdevs(const Sandbox& box, const std::string& vm, const char* which) {
+  Run r = RunPtrec({"show", "--json", "--root", box.root});
+  REQUIRE(r.exit_code == 0);
+  std::set<std::string> out;
+  json doc = json::parse(r.out);  // kept: a range-for over a temporary's member would dangle
+  for (const auto& v : doc["vms"])
+    if (v["name"] == vm)
+      for (const auto& h : v[which]) out.insert(h["source"].get<std::string>());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cli: VFs given as PF + index end up in the running domain's config and live XML", "[cli][vm]") {
+  // Given dual-82576 with the running guest1, when vm-82576-vfs.yaml is applied, then both VFs
+  // are on vfio-pci and in guest1's persistent and live definitions, with the guest address.
+  Sandbox box("dual-82576");
+  Run plan = box.Plan(SourcePath("examples/vm-82576-vfs.yaml"));
+  INFO(plan.out << plan.err);
+  CHECK_THAT(plan.out, Catch::Contains("vm guest1: VF 1 of 0000:03:00.0 (0000:03:10.2)"));
+  CHECK_THAT(plan.out, Catch::Contains("attach to guest1 (config and live, guest 0000:07:00.0)"));
+  Run apply = box.Apply(SourcePath("examples/vm-82576-vfs.yaml"));
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  CHECK(box.Drivers()["0000:03:10.2"] == "vfio-pci");
+  std::set<std::string> both = {"0000:03:10.0", "0000:03:10.2"};
+  CHECK(Hostdevs(box, "guest1", "config") == both);
+  CHECK(Hostdevs(box, "guest1", "live") == both);
+  std::string xml = ReadText(box.root + "/etc/libvirt/qemu/guest1.xml");
+  CHECK_THAT(xml, Catch::Contains("managed=\"no\""));
+  CHECK_THAT(xml, Catch::Contains("bus=\"0x07\""));
+  CHECK_THAT(ReadText(box.root + "/var/lib/ptrec/state.json"), Catch::Contains("\"vm\": \"guest1\""));
+
+  SECTION("dropping the VM's devices detaches them live before the VF count goes back") {
+    WriteText(box.tmp.Sub("none.yaml"), std::string(kEmptyDesired) + "vms:\n  - {name: guest1, hotplug: true}\n");
+    Run p2 = box.Plan(box.tmp.Sub("none.yaml"));
+    INFO(p2.out);
+    CHECK_THAT(p2.out, Catch::Contains("vm guest1 loses VF 0000:03:10.0"));
+    Run a2 = box.Apply(box.tmp.Sub("none.yaml"));
+    INFO(a2.out << a2.err);
+    REQUIRE(a2.exit_code == 0);
+    CHECK(Hostdevs(box, "guest1", "config").empty());
+    CHECK(Hostdevs(box, "guest1", "live").empty());
+    CHECK_FALSE(box.Drivers().count("0000:03:10.0"));
+  }
+  SECTION("an empty desired state is refused while the running guest holds the VFs") {
+    WriteText(box.tmp.Sub("empty.yaml"), kEmptyDesired);
+    Run p2 = box.Plan(box.tmp.Sub("empty.yaml"));
+    CHECK(p2.exit_code == 1);
+    CHECK_THAT(p2.out, Catch::Contains("which the running vm guest1 holds"));
+    CHECK(Hostdevs(box, "guest1", "live") == both);
+  }
+}
+
+TEST_CASE("cli: managed: true adds the hostdev without touching the driver", "[cli][vm]") {
+  Sandbox box("i350-libvirt");
+  Run apply = box.Apply(SourcePath("examples/vm-i350.yaml"));
+  INFO(apply.out << apply.err);
+  REQUIRE(apply.exit_code == 0);
+  CHECK(box.Drivers()["0000:07:00.0"] == "igb");
+  CHECK(Hostdevs(box, "rhel7.3", "config") == std::set<std::string>{"0000:07:00.0"});
+  CHECK_THAT(ReadText(box.root + "/etc/libvirt/qemu/rhel7.3.xml"), Catch::Contains("managed=\"yes\""));
+}
+
+TEST_CASE("cli: VM refusals: missing domain, split IOMMU group", "[cli][vm]") {
+  Sandbox box("bcm5720-shared-group");
+  SECTION("a domain that does not exist") {
+    WriteText(box.tmp.Sub("d.yaml"), std::string(kEmptyDesired) + "vms:\n  - {name: nosuch, devices: [{device: \"0000:02:00.0\"}]}\n");
+    Run r = box.Plan(box.tmp.Sub("d.yaml"));
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.out, Catch::Contains("domain nosuch does not exist"));
+  }
+  SECTION("one function of the group only") {
+    WriteText(box.tmp.Sub("d.yaml"), std::string(kEmptyDesired) + "vms:\n  - {name: fw1, devices: [{device: \"0000:02:00.0\", managed: true}]}\n");
+    Run r = box.Plan(box.tmp.Sub("d.yaml"));
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.out, Catch::Contains("IOMMU group 16 would be split between vm fw1"));
+  }
+}
+
+TEST_CASE("cli: a saved VM plan is stale once the domain changed", "[cli][vm]") {
+  Sandbox box("bcm5720-shared-group");
+  std::string plan_file = box.tmp.Sub("plan.json");
+  REQUIRE(box.Plan(SourcePath("examples/vm-bcm5720-group.yaml"), {"-out", plan_file}).exit_code == 2);
+  SECTION("fresh: the plan file names the domains, which are described again and match") {
+    Run r = RunPtrec({"apply", plan_file, "--root", box.root, "--simulate", "--auto-approve"});
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK(Hostdevs(box, "fw1", "config") == std::set<std::string>{"0000:02:00.0", "0000:02:00.1"});
+  }
+  SECTION("stale: the domain starts (its live XML appears) after planning") {
+    std::filesystem::create_directories(box.root + "/run/libvirt/qemu");
+    std::filesystem::copy_file(box.root + "/etc/libvirt/qemu/fw1.xml", box.root + "/run/libvirt/qemu/fw1.xml");
+    Run r = RunPtrec({"apply", plan_file, "--root", box.root, "--simulate", "--auto-approve"});
+    CHECK(r.exit_code == 1);
+    CHECK_THAT(r.err, Catch::Contains("stale"));
+  }
+}
+
+TEST_CASE("cli: a sandbox VM with an explicit URI is not simulated", "[cli][vm]") {
+  // The default connection is simulated under a sandbox root; an explicit uri goes to libvirt,
+  // and a socket that does not exist makes the VM unreachable: refused, nothing planned.
+  Sandbox box("bcm5720-shared-group");
+  WriteText(box.tmp.Sub("d.yaml"), std::string(kEmptyDesired) + "vms:\n  - name: fw1\n    uri: \"qemu:///system?socket=" +
+                                       box.tmp.Sub("no-libvirt-sock") + "\"\n    devices: [{device: \"0000:02:00.0\"}, {device: \"0000:02:00.1\"}]\n");
+  Run r = box.Plan(box.tmp.Sub("d.yaml"));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 1);
+  CHECK_THAT(r.out, Catch::Contains("Refused vms[0]"));
+}
+
+}  // namespace ptrec::testing
+
+#include "tests/support/qmp_fixtures.h"
+
+namespace ptrec::testing {
+
+TEST_CASE("cli: a QEMU over QMP: live-only plan, and a failed device_add rolls the binds back", "[cli][vm][qemu]") {
+  // Given a real QEMU (TCG, -S) with two free root ports and a sandbox whose BCM5720 functions
+  // this machine does not have, when a vms entry gives both to the QEMU over its QMP socket,
+  // then the plan attaches them live only; apply binds them in the sandbox, QEMU's device_add
+  // fails (no such host device here), and the whole run is undone: both back on tg3.
+  REQUIRE_FALSE(std::filesystem::exists("/sys/bus/pci/devices/0000:02:00.0"));
+  ScopedTempDir qdir{"cli-qemu"};
+  QemuProcess qemu(qdir.path(), {"-device", "pcie-root-port,id=rp1,chassis=1,bus=pcie.0", "-device",
+                                 "pcie-root-port,id=rp2,chassis=2,bus=pcie.0"});
+  Sandbox box("bcm5720-shared-group");
+  std::string head = std::string(kEmptyDesired) + "vms:\n  - name: fwq\n    qmp: " + qemu.socket_path() + "\n";
+  std::string devices = "    devices: [{device: \"0000:02:00.0\"}, {device: \"0000:02:00.1\"}]\n";
+  SECTION("hotplug: true") {
+    WriteText(box.tmp.Sub("q.yaml"), head + "    hotplug: true\n" + devices);
+    Run plan = box.Plan(box.tmp.Sub("q.yaml"));
+    INFO(plan.out << plan.err << qemu.log());
+    CHECK(plan.exit_code == 2);
+    CHECK_THAT(plan.out, Catch::Contains("vm fwq: 0000:02:00.1  attach to fwq (live only)"));
+    Run apply = box.Apply(box.tmp.Sub("q.yaml"));
+    INFO(apply.out << apply.err);
+    CHECK(apply.exit_code == 1);
+    CHECK_THAT(apply.out, Catch::Contains("0000:02:00.0"));
+    CHECK_THAT(apply.out, Catch::Contains("Every step this run made was undone"));
+    CHECK(box.Drivers()["0000:02:00.0"] == "tg3");
+    CHECK(box.Drivers()["0000:02:00.1"] == "tg3");
+  }
+  SECTION("hotplug: false cannot change a VM that has no persistent definition") {
+    WriteText(box.tmp.Sub("q.yaml"), head + devices);
+    Run plan = box.Plan(box.tmp.Sub("q.yaml"));
+    CHECK(plan.exit_code == 1);
+    CHECK_THAT(plan.out, Catch::Contains("is reached over QMP, which has no persistent definition"));
+  }
 }
 
 }  // namespace ptrec::testing
