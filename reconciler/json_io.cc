@@ -17,9 +17,7 @@ json Summary(const Plan& plan) {
 }
 
 std::optional<ActionKind> KindFromName(const std::string& s) {
-  for (auto k : {ActionKind::kEditBootloader, ActionKind::kWriteFile, ActionKind::kLoadModule,
-                 ActionKind::kReloadModule, ActionKind::kSetNumVfs, ActionKind::kBind,
-                 ActionKind::kRelease, ActionKind::kAttach, ActionKind::kDetach})
+  for (auto k : kActionKinds)
     if (s == ActionKindName(k)) return k;
   return std::nullopt;
 }

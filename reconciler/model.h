@@ -372,6 +372,14 @@ enum class ActionKind {
   kDetach,      ///< remove a PCI hostdev from a domain (config and/or live)
 };
 
+/// Every ActionKind, in declaration order: for plan-file parsing and per-kind metrics, so a new
+/// kind is added in one place.
+inline constexpr ActionKind kActionKinds[] = {
+    ActionKind::kEditBootloader, ActionKind::kWriteFile, ActionKind::kLoadModule,
+    ActionKind::kReloadModule,   ActionKind::kSetNumVfs, ActionKind::kBind,
+    ActionKind::kRelease,        ActionKind::kAttach,    ActionKind::kDetach,
+};
+
 /// Phases keep the order safe. Set-up runs boot configuration (bootloader, owned files) ->
 /// modules -> VF counts -> binding -> attach to VMs; tear-down (detach from VMs, then release)
 /// runs before VF counts change, so a device is never moved while its PF changes or a VM

@@ -54,8 +54,7 @@ std::string RenderPlanMetrics(const Plan& p, const HostState& h) {
 
     w.Family("ptrec_pending_actions", "gauge", "Actions in the current plan, by kind.");
     std::map<std::string, int> kinds;
-    for (auto k : {ActionKind::kEditBootloader, ActionKind::kWriteFile, ActionKind::kLoadModule, ActionKind::kSetNumVfs,
-                   ActionKind::kBind, ActionKind::kRelease})
+    for (auto k : kActionKinds)
       kinds[ActionKindName(k)] = 0;
     for (const auto& a : p.actions) ++kinds[ActionKindName(a.kind)];
     for (const auto& [kind, n] : kinds) w.Sample("ptrec_pending_actions", n, Label("kind", kind));

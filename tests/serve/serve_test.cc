@@ -210,6 +210,8 @@ TEST_CASE("serve: every endpoint answers from the last reconcile", "[serve]") {
   CHECK(Sample(m, "ptrec_plan_refused") == 0);
   CHECK(Sample(m, "ptrec_pending_actions{kind=\"set_num_vfs\"}") == 2);
   CHECK(Sample(m, "ptrec_pending_actions{kind=\"bind\"}") == 7);
+  for (ActionKind k : kActionKinds)  // every kind has a series, 0 when none is pending
+    CHECK(Sample(m, std::string("ptrec_pending_actions{kind=\"") + ActionKindName(k) + "\"}") >= 0);
   CHECK(Sample(m, "ptrec_pci_devices{driver=\"igb\"}") == 2);
   CHECK(Sample(m, "ptrec_sriov_vfs{pf=\"0000:03:00.0\",driver=\"igb\"}") == 0);
   CHECK(Sample(m, "ptrec_sriov_total_vfs{pf=\"0000:03:00.1\"}") == 7);
