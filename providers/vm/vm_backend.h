@@ -78,10 +78,10 @@ class Backends {
   std::mutex mu_;
 };
 
-/// Describes every domain \a desired names in vms and every domain \a ledger records a hostdev
+/// Describes every domain in \a vms (desired state or plan file) and every domain \a ledger records a hostdev
 /// in, through \a backends. A domain that does not exist gets exists = false; a backend that
 /// cannot be reached gets exists = false and `problem` set to the error. Never fails.
-std::vector<ObservedVm> ObserveVms(const DesiredState& desired, const Ledger& ledger, Backends& backends);
+std::vector<ObservedVm> ObserveVms(const std::vector<VmSpec>& vms, const Ledger& ledger, Backends& backends);
 
 /// The domains of the default connection (`ptrec show`), as VmSpecs with only the name set;
 /// empty when the backend cannot be opened or cannot list.

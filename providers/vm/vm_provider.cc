@@ -49,7 +49,7 @@ Result<Backend*> Backends::For(const std::string& uri, const std::string& qmp) {
   return out;
 }
 
-std::vector<ObservedVm> ObserveVms(const DesiredState& desired, const Ledger& ledger, Backends& backends) {
+std::vector<ObservedVm> ObserveVms(const std::vector<VmSpec>& vms, const Ledger& ledger, Backends& backends) {
   std::vector<ObservedVm> out;
   auto observe = [&](const std::string& name, const std::string& uri, const std::string& qmp) {
     if (std::any_of(out.begin(), out.end(), [&](const ObservedVm& v) { return v.name == name; })) return;
@@ -68,7 +68,7 @@ std::vector<ObservedVm> ObserveVms(const DesiredState& desired, const Ledger& le
     vm.qmp = qmp;
     out.push_back(std::move(vm));
   };
-  for (const auto& v : desired.vms) observe(v.name, v.uri, v.qmp);
+  for (const auto& v : vms) observe(v.name, v.uri, v.qmp);
   for (const auto& h : ledger.hostdevs) observe(h.vm, h.uri, h.qmp);
   return out;
 }

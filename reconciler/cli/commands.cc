@@ -124,9 +124,7 @@ vm::DefaultConnection VmDefault(const HostOptions& opts) {
 
 // Describes the domains \a vms and the ledger name into state.vms.
 void ObserveVms(vm::Backends& backends, const std::vector<VmSpec>& vms, HostState& state) {
-  DesiredState names;
-  names.vms = vms;
-  state.vms = vm::ObserveVms(names, state.ledger, backends);
+  state.vms = vm::ObserveVms(vms, state.ledger, backends);
 }
 
 Color ColorFor(const HostOptions& opts) { return opts.color ? Color::kYes : Color::kNo; }
